@@ -1,0 +1,183 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/aquarium-fish/aquarium-fish/internal/auth"
+	"github.com/aquarium-fish/aquarium-fish/internal/model"
+	"github.com/aquarium-fish/aquarium-fish/internal/state"
+	"github.com/aquarium-fish/aquarium-fish/internal/store/command"
+)
+
+func (s *server) applicationList(r *http.Request, caller string) (any, error) {
+	owner := caller
+	if auth.IsAdmin(caller) {
+		owner = ""
+	}
+	apps, err := s.State().Applications(r.Context(), filterParam(r), owner)
+	return listResult(s, r, "application", apps, err)
+}
+
+// ownedApp reads the application of the {uid} path parameter if the caller may see it.
+func (s *server) ownedApp(r *http.Request, caller string) (model.Application, error) {
+	uid, err := pathUID(r)
+	if err != nil {
+		return model.Application{}, err
+	}
+	app, err := s.State().Application(r.Context(), uid)
+	if errors.Is(err, state.ErrNotFound) {
+		return app, notFound("Application not found: %s", uid)
+	}
+	if err != nil {
+		return app, err
+	}
+	if !auth.CanAccess(caller, app.OwnerName) {
+		return app, forbidden("Only the owner and admin can request the Application")
+	}
+	return app, nil
+}
+
+// applicationCreateRequest is the body of application create; label_UID is required.
+type applicationCreateRequest struct {
+	LabelUID *model.UID      `json:"label_UID"`
+	Metadata json.RawMessage `json:"metadata"`
+}
+
+func (s *server) applicationCreate(r *http.Request, caller string) (any, error) {
+	var req applicationCreateRequest
+	if err := decodeBody(r, &req); err != nil {
+		return nil, bodyError("error", err)
+	}
+	if req.LabelUID == nil || *req.LabelUID == model.NilUID {
+		return nil, badRequest("Unable to create application: LabelUID can't be unset")
+	}
+	md, err := freeForm("metadata", req.Metadata, true)
+	if err != nil {
+		return nil, badRequest("Unable to create application: %v", err)
+	}
+	now := s.Now()
+	app := model.Application{
+		UID:       model.NewUID(s.NodeUID),
+		CreatedAt: now,
+		LabelUID:  *req.LabelUID,
+		Metadata:  md,
+		OwnerName: caller,
+	}
+	st := model.ApplicationState{
+		UID:         model.NewUID(s.NodeUID),
+		CreatedAt:   now,
+		Description: "Just created by Fish " + s.NodeName,
+	}
+	if _, err := s.Store.Apply(r.Context(), command.ApplicationCreate{Application: app, State: st}); err != nil {
+		if errors.Is(err, state.ErrNotFound) {
+			return nil, badRequest("Unable to create application: label %s does not exist", app.LabelUID)
+		}
+		return nil, err
+	}
+	return app, nil
+}
+
+func (s *server) applicationGet(r *http.Request, caller string) (any, error) {
+	return s.ownedApp(r, caller)
+}
+
+func (s *server) applicationState(r *http.Request, caller string) (any, error) {
+	app, err := s.ownedApp(r, caller)
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.State().ApplicationState(r.Context(), app.UID)
+	if errors.Is(err, state.ErrNotFound) {
+		return nil, notFound("Unable to find state of the Application: %s", app.UID)
+	}
+	return st, err
+}
+
+func (s *server) applicationResource(r *http.Request, caller string) (any, error) {
+	app, err := s.ownedApp(r, caller)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.State().ApplicationResource(r.Context(), app.UID)
+	if errors.Is(err, state.ErrNotFound) {
+		return nil, notFound("Resource not found: the Application %s has no resource now", app.UID)
+	}
+	return res, err
+}
+
+func (s *server) applicationDeallocate(r *http.Request, caller string) (any, error) {
+	app, err := s.ownedApp(r, caller)
+	if err != nil {
+		return nil, err
+	}
+	st := model.ApplicationState{
+		UID:            model.NewUID(s.NodeUID),
+		ApplicationUID: app.UID,
+		CreatedAt:      s.Now(),
+		Description:    "Requested by user " + caller,
+	}
+	v, err := s.Store.Apply(r.Context(), command.ApplicationDealloc{State: st})
+	if errors.Is(err, state.ErrStatus) {
+		return nil, badRequest("Unable to deallocate the Application: %v", err)
+	}
+	return v, err
+}
+
+func (s *server) taskList(r *http.Request, caller string) (any, error) {
+	app, err := s.ownedApp(r, caller)
+	if err != nil {
+		return nil, err
+	}
+	tasks, err := s.State().Tasks(r.Context(), app.UID, filterParam(r))
+	return listResult(s, r, "task", tasks, err)
+}
+
+// taskCreateRequest is the body of task create.
+type taskCreateRequest struct {
+	Task    string          `json:"task"`
+	When    model.Status    `json:"when"`
+	Options json.RawMessage `json:"options"`
+	Result  json.RawMessage `json:"result"`
+}
+
+func (s *server) taskCreate(r *http.Request, caller string) (any, error) {
+	app, err := s.ownedApp(r, caller)
+	if err != nil {
+		return nil, err
+	}
+	var req taskCreateRequest
+	if err := decodeBody(r, &req); err != nil {
+		return nil, bodyError("error", err)
+	}
+	if req.Task == "" {
+		return nil, badRequest("Unable to create ApplicationTask: Task can't be empty")
+	}
+	if req.When != "" && !req.When.Valid() {
+		return nil, badRequest("Unable to create ApplicationTask: unknown status %q in when", req.When)
+	}
+	opts, err := freeForm("options", req.Options, false)
+	if err != nil {
+		return nil, badRequest("Unable to create ApplicationTask: %v", err)
+	}
+	result, err := freeForm("result", req.Result, false)
+	if err != nil {
+		return nil, badRequest("Unable to create ApplicationTask: %v", err)
+	}
+	now := s.Now()
+	t := model.ApplicationTask{
+		UID:            model.NewUID(s.NodeUID),
+		ApplicationUID: app.UID,
+		CreatedAt:      now,
+		UpdatedAt:      now,
+		Options:        opts,
+		Result:         result,
+		Task:           req.Task,
+		When:           req.When,
+	}
+	if _, err := s.Store.Apply(r.Context(), command.TaskCreate{Task: t}); err != nil {
+		return nil, err
+	}
+	return t, nil
+}

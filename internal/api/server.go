@@ -1,0 +1,136 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/aquarium-fish/aquarium-fish/internal/auth"
+	"github.com/aquarium-fish/aquarium-fish/internal/model"
+)
+
+// maxBody is the request body limit of every /api/v1/ route.
+const maxBody = 64 << 10
+
+type server struct {
+	Deps
+	log *slog.Logger
+}
+
+// handlerFunc handles an authenticated request and returns the value to answer with.
+type handlerFunc func(r *http.Request, caller string) (any, error)
+
+type callerKey struct{}
+
+// Register adds the /api/v1/ routes and the OpenAPI document to mux.
+func Register(mux *http.ServeMux, d Deps) {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	s := &server{Deps: d, log: d.Log.With("component", "api")}
+	for _, rt := range s.routes() {
+		mux.Handle(rt.pattern, s.wrap(rt.h))
+	}
+	// Unknown /api/v1/ paths: authentication first, then 404.
+	mux.Handle("/api/v1/", s.wrap(func(*http.Request, string) (any, error) { return nil, notFound("Not Found") }))
+	mux.HandleFunc("GET /api/openapi.yaml", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		w.Write(s.Spec)
+	})
+}
+
+type route struct {
+	pattern string
+	h       handlerFunc
+}
+
+// wrap authenticates, bounds the body and writes the handler's answer.
+func (s *server) wrap(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name, pass, err := auth.ParseBasic(r.Header.Get("Authorization"))
+		if errors.Is(err, auth.ErrBadEncoding) {
+			s.writeError(w, r, badRequest("invalid basic auth encoding"))
+			return
+		}
+		if err != nil || !s.Auth.Authenticate(name, pass, s.lookup(r.Context())) {
+			w.Header().Set("WWW-Authenticate", "basic realm=Restricted")
+			writeJSON(w, http.StatusUnauthorized, message{Message: "Unauthorized"})
+			return
+		}
+		if r.ContentLength > maxBody {
+			writeJSON(w, http.StatusRequestEntityTooLarge, message{Message: "Request Entity Too Large"})
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		v, err := h(r.WithContext(context.WithValue(r.Context(), callerKey{}, name)), name)
+		if err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				writeJSON(w, http.StatusRequestEntityTooLarge, message{Message: "Request Entity Too Large"})
+				return
+			}
+			s.writeError(w, r, err)
+			return
+		}
+		if raw, ok := v.(rawResponse); ok {
+			raw(w, r)
+			return
+		}
+		writeJSON(w, http.StatusOK, v)
+	})
+}
+
+// rawResponse is a handler result that writes itself (profiling output).
+type rawResponse func(w http.ResponseWriter, r *http.Request)
+
+func (s *server) lookup(ctx context.Context) auth.LookupFunc {
+	return func(name string) (auth.Hash, string, bool) {
+		b, stamp, err := s.State().UserCredentials(ctx, name)
+		if err != nil {
+			return auth.Hash{}, "", false
+		}
+		var h auth.Hash
+		if json.Unmarshal(b, &h) != nil {
+			return auth.Hash{}, "", false
+		}
+		return h, stamp, true
+	}
+}
+
+// pathUID parses the {uid} path parameter.
+func pathUID(r *http.Request) (model.UID, error) {
+	u, err := uuid.Parse(r.PathValue("uid"))
+	if err != nil {
+		return model.NilUID, badRequest("Invalid format for parameter uid: %v", err)
+	}
+	return u, nil
+}
+
+// filterParam returns the filter query parameter, nil when absent.
+func filterParam(r *http.Request) *string {
+	q := r.URL.Query()
+	if !q.Has("filter") {
+		return nil
+	}
+	f := q.Get("filter")
+	return &f
+}
+
+// boolParam parses an optional boolean query parameter.
+func boolParam(r *http.Request, name string) (value, present bool, err error) {
+	q := r.URL.Query()
+	if !q.Has(name) {
+		return false, false, nil
+	}
+	v, err := strconv.ParseBool(q.Get(name))
+	if err != nil {
+		return false, true, badRequest("Invalid format for parameter %s: %v", name, err)
+	}
+	return v, true, nil
+}

@@ -1,0 +1,46 @@
+package test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+)
+
+// Options are the label definition options of the test driver (drivers.md §2.2). Unknown keys
+// are ignored; empty or null options mean all knobs off.
+type Options struct {
+	FailOptionsApply      uint8 `json:"fail_options_apply"`
+	FailOptionsValidate   uint8 `json:"fail_options_validate"`
+	FailAvailableCapacity uint8 `json:"fail_available_capacity"`
+	FailAllocate          uint8 `json:"fail_allocate"`
+}
+
+// decodeOptions decodes raw. Options that are not a JSON object (or hold a value of the wrong
+// type) are an error.
+func decodeOptions(raw json.RawMessage) (Options, error) {
+	var o Options
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return o, nil
+	}
+	if err := json.Unmarshal(raw, &o); err != nil {
+		return Options{}, fmt.Errorf("decode options: %w", err)
+	}
+	return o, nil
+}
+
+// applyOptions decodes the options of a definition and runs their knobs, validation first,
+// as every operation that reads options does (capacity, allocate, definition validation).
+func (d *Driver) applyOptions(raw json.RawMessage) (Options, error) {
+	o, err := decodeOptions(raw)
+	if err != nil {
+		return Options{}, err
+	}
+	if err := d.knobs.check(knobOptionsValidate, o.FailOptionsValidate, "OptionsValidate"); err != nil {
+		return Options{}, err
+	}
+	if err := d.knobs.check(knobOptionsApply, o.FailOptionsApply, "OptionsApply"); err != nil {
+		return Options{}, err
+	}
+	return o, nil
+}

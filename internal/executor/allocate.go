@@ -1,0 +1,113 @@
+package executor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/aquarium-fish/aquarium-fish/internal/driver"
+	"github.com/aquarium-fish/aquarium-fish/internal/model"
+	"github.com/aquarium-fish/aquarium-fish/internal/state"
+	"github.com/aquarium-fish/aquarium-fish/internal/store/command"
+)
+
+// allocate creates the resource of an application this node won.
+func (e *Executor) allocate(ctx context.Context, app model.UID) {
+	db := e.cfg.State()
+	w, err := db.WorkOf(ctx, app)
+	if err != nil || w.Status != model.StatusElected || w.NodeUID != e.cfg.NodeUID {
+		return
+	}
+	a, err := db.Application(ctx, app)
+	if err != nil {
+		e.log.Error("read application", "app", app, "err", err)
+		return
+	}
+	l, err := e.cfg.Labels.Get(ctx, a.LabelUID)
+	if err != nil {
+		e.fail(ctx, app, "Driver allocate resource error:unable to read the label: "+err.Error())
+		return
+	}
+	if w.DefinitionIndex < 0 || w.DefinitionIndex >= len(l.Definitions) {
+		e.fail(ctx, app, fmt.Sprintf("Driver allocate resource error:label has no definition %d", w.DefinitionIndex))
+		return
+	}
+	def := l.Definitions[w.DefinitionIndex]
+	md, err := mergeMetadata(a.Metadata, l.Metadata)
+	if err != nil {
+		e.fail(ctx, app, err.Error())
+		return
+	}
+	drv, ok := e.cfg.Drivers()[def.Driver]
+	if !ok {
+		e.fail(ctx, app, fmt.Sprintf("Driver allocate resource error:driver %s is not enabled on this node", def.Driver))
+		return
+	}
+	log := e.log.With("app", app, "driver", def.Driver)
+	log.Info("Fish: Allocate the resource using the driver " + def.Driver)
+	resUID := model.NewUID(e.cfg.NodeUID)
+	alloc, err := drv.Allocate(ctx, driver.AllocateRequest{
+		ApplicationUID:  app,
+		ResourceUID:     resUID,
+		LabelUID:        l.UID,
+		DefinitionIndex: w.DefinitionIndex,
+		Definition:      def,
+		Metadata:        md,
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return // shutting down: the application stays ELECTED and is resumed at the next start
+		}
+		log.Warn("allocation failed", "err", err)
+		e.fail(ctx, app, "Driver allocate resource error:"+err.Error())
+		return
+	}
+	mdJSON, _ := json.Marshal(md)
+	now := e.cfg.Now()
+	res := model.Resource{
+		UID:             resUID,
+		ApplicationUID:  app,
+		CreatedAt:       now,
+		DefinitionIndex: w.DefinitionIndex,
+		HwAddr:          alloc.HwAddr,
+		Identifier:      alloc.Identifier,
+		IPAddr:          alloc.IPAddr,
+		LabelUID:        l.UID,
+		Metadata:        mdJSON,
+		NodeUID:         e.cfg.NodeUID,
+		UpdatedAt:       now,
+	}
+	_, err = e.apply(ctx, command.ResourceCreate{Resource: res, State: model.ApplicationState{
+		UID:         model.NewUID(e.cfg.NodeUID),
+		CreatedAt:   now,
+		Description: "Driver allocated the resource",
+	}})
+	if err != nil {
+		// The application is no longer ours to serve (or the write failed): what was built must go.
+		log.Warn("allocated resource is not wanted any more, destroying it", "identifier", alloc.Identifier, "err", err)
+		if derr := drv.Deallocate(context.WithoutCancel(ctx), res); derr != nil && !errors.Is(derr, driver.ErrNotFound) {
+			log.Error("destroy unwanted resource", "identifier", alloc.Identifier, "err", derr)
+		}
+		return
+	}
+	log.Info("allocated", "identifier", alloc.Identifier)
+}
+
+// fail moves an application that this node was allocating to ERROR.
+func (e *Executor) fail(ctx context.Context, app model.UID, description string) {
+	_, err := e.apply(ctx, command.ApplicationState{
+		State: model.ApplicationState{
+			UID:            model.NewUID(e.cfg.NodeUID),
+			ApplicationUID: app,
+			CreatedAt:      e.cfg.Now(),
+			Status:         model.StatusError,
+			Description:    description,
+		},
+		From: []model.Status{model.StatusElected},
+		Node: e.cfg.NodeUID,
+	})
+	if err != nil && errors.Is(err, state.ErrStatus) {
+		e.log.Debug("application moved on before its failure was recorded", "app", app)
+	}
+}

@@ -1,0 +1,328 @@
+package node
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	apispec "github.com/aquarium-fish/aquarium-fish/api"
+	"github.com/aquarium-fish/aquarium-fish/internal/api"
+	"github.com/aquarium-fish/aquarium-fish/internal/auth"
+	"github.com/aquarium-fish/aquarium-fish/internal/config"
+	"github.com/aquarium-fish/aquarium-fish/internal/driver"
+	"github.com/aquarium-fish/aquarium-fish/internal/executor"
+	"github.com/aquarium-fish/aquarium-fish/internal/logging"
+	"github.com/aquarium-fish/aquarium-fish/internal/meta"
+	"github.com/aquarium-fish/aquarium-fish/internal/proxy"
+	"github.com/aquarium-fish/aquarium-fish/internal/resolve"
+	"github.com/aquarium-fish/aquarium-fish/internal/scheduler"
+	"github.com/aquarium-fish/aquarium-fish/internal/state"
+	"github.com/aquarium-fish/aquarium-fish/internal/store"
+	"github.com/aquarium-fish/aquarium-fish/internal/tlsutil"
+)
+
+// Build describes the running program.
+type Build struct {
+	Version string
+	Time    string
+}
+
+// httpDrain bounds how long a stop waits for in-flight requests: the harness expects the
+// process gone within about a second of SIGINT.
+const httpDrain = 700 * time.Millisecond
+
+// Run runs a node until ctx ends or the API asks it to shut down. Logs go to out; the admin
+// password line goes to errOut.
+func Run(ctx context.Context, cfg config.Config, b Build, out, errOut io.Writer) error {
+	logger := logging.New(out, cfg.LogLevel, cfg.Timestamp)
+	logger.Info(fmt.Sprintf("Aquarium Fish %s (%s)", b.Version, b.Time))
+	n, err := start(ctx, cfg, logger, errOut)
+	if err != nil {
+		logger.Error(err.Error())
+		return err
+	}
+	return n.wait(ctx)
+}
+
+type node struct {
+	cfg     config.Config
+	log     *slog.Logger
+	st      *store.Store
+	srv     *http.Server
+	srvErr  chan error
+	proxy   *proxy.Proxy
+	stopped chan struct{} // closed by the API shutdown
+	stop    func()
+	cancel  context.CancelFunc // stops the background loops
+	loops   sync.WaitGroup
+}
+
+func start(ctx context.Context, cfg config.Config, logger *slog.Logger, errOut io.Writer) (*node, error) {
+	if err := os.MkdirAll(cfg.Directory, 0o750); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	logger.Info("Fish init TLS...")
+	paths := tlsutil.NewPaths(cfg.Directory, cfg.TLSCACrt, cfg.TLSCrt, cfg.TLSKey)
+	if err := tlsutil.Ensure(paths, cfg.NodeName, cfg.NodeAddress); err != nil {
+		return nil, fmt.Errorf("Fish: Unable to init TLS: %w", err)
+	}
+	mat, err := tlsutil.Load(paths)
+	if err != nil {
+		return nil, fmt.Errorf("Fish: Unable to load TLS material: %w", err)
+	}
+	uid, err := mat.UID()
+	if err != nil {
+		return nil, err
+	}
+	pub, err := tlsutil.PubKeyDER(mat.Leaf.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+
+	logger.Info("Fish starting ORM...")
+	st, err := store.Open(store.Config{
+		Dir:     filepath.Join(cfg.Directory, cfg.NodeAddress),
+		NodeID:  uid.String(),
+		Address: cfg.NodeAddress,
+		Log:     logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("Fish: Unable to start the store: %w", err)
+	}
+	n := &node{cfg: cfg, log: logger, st: st, stopped: make(chan struct{})}
+	ok := false
+	defer func() {
+		if !ok {
+			n.shutdown()
+		}
+	}()
+	readyCtx, cancelReady := context.WithTimeout(ctx, 30*time.Second)
+	defer cancelReady()
+	if err := st.WaitReady(readyCtx); err != nil {
+		return nil, err
+	}
+
+	logger.Info("Fish starting node...")
+	if err := ensureAdmin(ctx, st, errOut); err != nil {
+		return nil, err
+	}
+	identifiers, location, err := register(ctx, logger, st, cfg, uid, pub)
+	if err != nil {
+		return nil, err
+	}
+	logger.Info(fmt.Sprintf("Fish: Using the next node identifiers: %v", identifiers))
+
+	var endpoints struct {
+		sync.Mutex
+		driver.Endpoints
+	}
+	cwd, _ := os.Getwd()
+	drv, err := enableDrivers(ctx, logger, driver.Env{
+		Log:      logger,
+		WorkDir:  cwd,
+		NodeUID:  uid,
+		NodeName: cfg.NodeName,
+		Endpoints: func() driver.Endpoints {
+			endpoints.Lock()
+			defer endpoints.Unlock()
+			return endpoints.Endpoints
+		},
+	}, cfg.Drivers)
+	if err != nil {
+		return nil, err
+	}
+
+	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	n.cancel = cancel
+	runCtx, stop := context.WithCancel(context.Background())
+	n.stop = stop
+	go func() {
+		<-runCtx.Done()
+		close(n.stopped)
+	}()
+
+	lookup := resources{st: st, node: uid}
+	resolver := resolve.NewResolver(lookup, drv.peers, logger.With("component", "resolve"))
+	logger.Info("Fish starting socks5 proxy...")
+	n.proxy = proxy.New(proxy.Config{Address: cfg.ProxyAddress, Location: location}, resolver, lookup, logger.With("component", "proxy"))
+	if addr, err := n.proxy.Start(loopCtx); err != nil {
+		logger.Error(fmt.Sprintf("Fish: Unable to start socks5 proxy on %s: %v (resources will have no proxy)", cfg.ProxyAddress, err))
+	} else {
+		endpoints.Lock()
+		endpoints.Proxy = addr
+		endpoints.Unlock()
+	}
+	logger.Info("Fish joining cluster...")
+
+	labels := scheduler.NewLabels(st.State)
+	exec := executor.New(executor.Config{
+		NodeUID:         uid,
+		Store:           st,
+		State:           st.State,
+		Bus:             st.Bus(),
+		Drivers:         drv.all,
+		Labels:          labels,
+		DefaultLifetime: cfg.DefaultResourceLifetime,
+		Log:             logger,
+	})
+	var sched *scheduler.Scheduler
+	heartbeat := make(chan struct{}, 1)
+	ctl := &control{
+		log:  logger,
+		base: loopCtx,
+		stop: stop,
+		onChange: func() {
+			sched.Nudge()
+			select {
+			case heartbeat <- struct{}{}:
+			default:
+			}
+		},
+		busy: func() int {
+			c, err := exec.Busy(loopCtx)
+			if err != nil {
+				return 1
+			}
+			return c
+		},
+		changed: exec.Changed,
+	}
+	sched = scheduler.New(scheduler.Config{
+		NodeUID: uid,
+		Store:   st,
+		State:   st.State,
+		Bus:     st.Bus(),
+		Labels:  labels,
+		Log:     logger,
+		Fitter: func() scheduler.Fitter {
+			return scheduler.Fitter{Drivers: drv.all(), Identifiers: identifiers, Maintenance: ctl.Maintenance()}
+		},
+	})
+
+	logger.Info("Fish starting API...")
+	mux := http.NewServeMux()
+	api.Register(mux, api.Deps{
+		Store:       st,
+		State:       func() api.Reader { return st.State() },
+		Auth:        auth.NewCache(0),
+		Control:     ctl,
+		Log:         logger,
+		NodeUID:     uid,
+		NodeName:    cfg.NodeName,
+		DriverKnown: driver.Known,
+		Spec:        apispec.Spec,
+	})
+	meta.NewHandler(resolver, logger.With("component", "meta")).Register(mux)
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+		w.WriteHeader(http.StatusNotFound)
+		io.WriteString(w, `{"message":"Not Found"}`+"\n")
+	}))
+	ln, err := net.Listen("tcp", cfg.APIAddress)
+	if err != nil {
+		return nil, fmt.Errorf("Fish: Unable to listen on %s: %w", cfg.APIAddress, err)
+	}
+	if ap, err := netip.ParseAddrPort(ln.Addr().String()); err == nil {
+		endpoints.Lock()
+		endpoints.API = ap
+		endpoints.Unlock()
+	}
+	n.srv = &http.Server{
+		Handler:           mux,
+		TLSConfig:         mat.ServerConfig(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          log.New(slogWriter{logger.With("component", "http")}, "", 0),
+	}
+	n.srvErr = make(chan error, 1)
+	go func() { n.srvErr <- n.srv.Serve(tls.NewListener(ln, n.srv.TLSConfig)) }()
+	logger.Info("API listening on: " + ln.Addr().String())
+
+	if err := exec.Reconcile(loopCtx); err != nil {
+		return nil, fmt.Errorf("Fish: Unable to reconcile this node's resources: %w", err)
+	}
+	n.go_(func() { exec.Run(loopCtx) })
+	n.go_(func() { sched.Run(loopCtx) })
+	n.go_(func() { beat(loopCtx, logger, st, uid, drv.names, ctl.Maintenance, heartbeat) })
+	logger.Info("Fish initialized")
+	ok = true
+	return n, nil
+}
+
+func (n *node) go_(fn func()) {
+	n.loops.Add(1)
+	go func() {
+		defer n.loops.Done()
+		fn()
+	}()
+}
+
+// wait blocks until a signal or the API asks to stop, then stops gracefully.
+func (n *node) wait(ctx context.Context) error {
+	var err error
+	select {
+	case <-ctx.Done():
+	case <-n.stopped:
+	case err = <-n.srvErr:
+		err = fmt.Errorf("API server failed: %w", err)
+		n.log.Error(err.Error())
+	}
+	n.shutdown()
+	return err
+}
+
+// shutdown stops the API (letting in-flight requests finish briefly), the loops, the proxy and
+// the store. Allocated resources stay: the next start recovers them.
+func (n *node) shutdown() {
+	if n.srv != nil {
+		dctx, cancel := context.WithTimeout(context.Background(), httpDrain)
+		if err := n.srv.Shutdown(dctx); err != nil {
+			n.log.Warn("Fish forced to shutdown: " + err.Error())
+			n.srv.Close()
+		}
+		cancel()
+	}
+	n.log.Info("Fish stopping...")
+	if n.cancel != nil {
+		n.cancel()
+	}
+	if n.proxy != nil {
+		n.proxy.Close()
+	}
+	n.loops.Wait()
+	if err := n.st.Close(); err != nil {
+		n.log.Warn("store close: " + err.Error())
+	}
+	n.log.Info("Fish stopped")
+}
+
+// ensureAdmin creates the admin user on a brand new cluster and prints its password once.
+func ensureAdmin(ctx context.Context, st *store.Store, errOut io.Writer) error {
+	_, err := st.State().User(ctx, auth.AdminName)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, state.ErrNotFound) {
+		return err
+	}
+	u, err := api.CreateUser(ctx, st, auth.AdminName, "", time.Now())
+	if errors.Is(err, state.ErrExists) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("create admin user: %w", err)
+	}
+	fmt.Fprintf(errOut, "Admin user pass: %s\n", u.Password)
+	return nil
+}

@@ -1,0 +1,258 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/aquarium-fish/aquarium-fish/internal/driver"
+	"github.com/aquarium-fish/aquarium-fish/internal/model"
+	"github.com/aquarium-fish/aquarium-fish/internal/state"
+	"github.com/aquarium-fish/aquarium-fish/internal/store"
+	"github.com/aquarium-fish/aquarium-fish/internal/store/command"
+)
+
+// SafetyInterval is how often waiting applications are reconsidered when nothing happened.
+const SafetyInterval = 30 * time.Second
+
+// Applier proposes commands.
+type Applier interface {
+	Apply(ctx context.Context, c command.Command) (any, error)
+}
+
+// Config wires a scheduler.
+type Config struct {
+	NodeUID model.UID
+	Store   Applier
+	State   func() *state.DB
+	Bus     *store.Bus
+	Fitter  func() Fitter // what this node can run right now
+	Labels  *Labels
+	Log     *slog.Logger
+	Now     func() time.Time
+}
+
+// Scheduler votes for this node.
+type Scheduler struct {
+	cfg   Config
+	log   *slog.Logger
+	nudge chan struct{}
+
+	mu       sync.Mutex
+	reserved map[model.UID]reservation // yes votes whose outcome is not known yet
+	pending  map[model.UID]uint16      // votes being proposed: app → round
+}
+
+type reservation struct {
+	round uint16
+	res   model.Resources
+}
+
+// New makes a scheduler; Run starts it.
+func New(cfg Config) *Scheduler {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Scheduler{
+		cfg:      cfg,
+		log:      cfg.Log.With("component", "scheduler"),
+		nudge:    make(chan struct{}, 1),
+		reserved: map[model.UID]reservation{},
+		pending:  map[model.UID]uint16{},
+	}
+}
+
+// Nudge asks for a pass soon (maintenance switched off, a driver appeared...).
+func (s *Scheduler) Nudge() {
+	select {
+	case s.nudge <- struct{}{}:
+	default:
+	}
+}
+
+// Run votes until ctx ends.
+func (s *Scheduler) Run(ctx context.Context) {
+	sub := s.cfg.Bus.Subscribe(1024)
+	defer sub.Close()
+	safety := time.NewTimer(0)
+	defer safety.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-sub.C:
+			if !relevant(ev) {
+				continue
+			}
+		case <-s.nudge:
+		case <-safety.C:
+		}
+		drain(sub.C)
+		sub.Lost()
+		safety.Reset(SafetyInterval)
+		if err := s.pass(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("scheduling pass failed", "err", err)
+		}
+	}
+}
+
+// relevant reports whether an event can change what this node should vote.
+func relevant(ev state.Event) bool {
+	switch ev.Kind {
+	case state.EventApplication, state.EventNode, state.EventLabel, state.EventResource:
+		return true
+	}
+	return false
+}
+
+func drain(c <-chan state.Event) {
+	for {
+		select {
+		case <-c:
+		default:
+			return
+		}
+	}
+}
+
+// pass votes on every waiting application that needs this node's vote.
+func (s *Scheduler) pass(ctx context.Context) error {
+	db := s.cfg.State()
+	waiting, err := db.WorkByStatus(ctx, model.StatusNew)
+	if err != nil {
+		return err
+	}
+	mine, err := db.NodeWork(ctx, s.cfg.NodeUID)
+	if err != nil {
+		return err
+	}
+	fit := s.cfg.Fitter()
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.releaseDecided(waiting)
+	usage := s.usage(ctx, fit, mine)
+	for _, w := range waiting {
+		if _, busy := s.pending[w.UID]; busy {
+			continue
+		}
+		if r, ok := s.reserved[w.UID]; ok && r.round == w.Round && !w.RoundClosed {
+			continue // voted yes, waiting for the others
+		}
+		round, voted, err := s.roundToVote(ctx, db, w)
+		if err != nil {
+			return err
+		}
+		if voted {
+			continue
+		}
+		l, err := s.cfg.Labels.Get(ctx, w.LabelUID)
+		if errors.Is(err, state.ErrNotFound) {
+			continue // nobody can serve an application whose label is gone
+		}
+		if err != nil {
+			return err
+		}
+		idx := fit.First(ctx, l, usage)
+		if idx < 0 && round != w.Round {
+			continue // a closed round is reopened only by a node that can serve
+		}
+		if idx >= 0 {
+			def := l.Definitions[idx]
+			if !fit.Drivers[def.Driver].IsRemote() {
+				usage = usage.Add(def.Resources)
+			}
+			s.reserved[w.UID] = reservation{round: round, res: def.Resources}
+		}
+		s.pending[w.UID] = round
+		go s.vote(ctx, w.UID, round, idx)
+	}
+	return nil
+}
+
+// roundToVote tells which round this node should vote in, or voted=true when it already did
+// all it should: it votes once in the current round, and after a round closed without a winner
+// it may open the next one.
+func (s *Scheduler) roundToVote(ctx context.Context, db *state.DB, w state.Work) (round uint16, voted bool, err error) {
+	_, err = db.Vote(ctx, w.UID, s.cfg.NodeUID, w.Round)
+	switch {
+	case errors.Is(err, state.ErrNotFound):
+		if w.RoundClosed {
+			return w.Round + 1, false, nil
+		}
+		return w.Round, false, nil
+	case err != nil:
+		return 0, false, err
+	}
+	if !w.RoundClosed {
+		return w.Round, true, nil
+	}
+	return w.Round + 1, false, nil
+}
+
+// releaseDecided drops reservations whose application is no longer waiting in that round.
+func (s *Scheduler) releaseDecided(waiting []state.Work) {
+	open := make(map[model.UID]state.Work, len(waiting))
+	for _, w := range waiting {
+		open[w.UID] = w
+	}
+	for uid, r := range s.reserved {
+		w, ok := open[uid]
+		if !ok || w.Round != r.round || w.RoundClosed {
+			delete(s.reserved, uid)
+		}
+	}
+}
+
+// usage is what this node's applications and pending reservations consume.
+func (s *Scheduler) usage(ctx context.Context, fit Fitter, mine []state.Work) driver.Usage {
+	var u driver.Usage
+	for _, w := range mine {
+		if w.DefinitionIndex < 0 || (w.Status.Final() && !w.HasResource) {
+			continue
+		}
+		l, err := s.cfg.Labels.Get(ctx, w.LabelUID)
+		if err != nil || w.DefinitionIndex >= len(l.Definitions) {
+			continue
+		}
+		d := l.Definitions[w.DefinitionIndex]
+		if drv, ok := fit.Drivers[d.Driver]; ok && drv.IsRemote() {
+			continue
+		}
+		u = u.Add(d.Resources)
+	}
+	for _, r := range s.reserved {
+		u = u.Add(r.res)
+	}
+	return u
+}
+
+func (s *Scheduler) vote(ctx context.Context, app model.UID, round uint16, idx int) {
+	v := model.Vote{
+		UID:            model.NewUID(s.cfg.NodeUID),
+		ApplicationUID: app,
+		Available:      idx,
+		CreatedAt:      s.cfg.Now(),
+		NodeUID:        s.cfg.NodeUID,
+		Rand:           rand.Uint32(),
+		Round:          round,
+	}
+	_, err := s.cfg.Store.Apply(ctx, command.Vote{Vote: v, StateUID: model.NewUID(s.cfg.NodeUID)})
+	s.mu.Lock()
+	delete(s.pending, app)
+	if err != nil {
+		delete(s.reserved, app)
+	}
+	s.mu.Unlock()
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("vote failed", "app", app, "round", round, "err", err)
+		}
+		s.Nudge()
+		return
+	}
+	s.log.Debug("voted", "app", app, "round", round, "available", idx)
+}

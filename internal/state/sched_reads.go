@@ -1,0 +1,64 @@
+package state
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/aquarium-fish/aquarium-fish/internal/model"
+)
+
+// Work is an application as the scheduler and the executor see it.
+type Work struct {
+	UID             model.UID
+	CreatedAt       time.Time
+	LabelUID        model.UID
+	Status          model.Status
+	NodeUID         model.UID
+	DefinitionIndex int
+	Round           uint16
+	RoundClosed     bool
+	HasResource     bool
+}
+
+const workCols = `a.uid, a.created_at, a.label_uid, a.status, a.node_uid, a.definition_index, a.round, a.round_closed,
+	EXISTS (SELECT 1 FROM resource r WHERE r.application_uid = a.uid)`
+
+func scanWork(s scanner) (Work, error) {
+	var w Work
+	err := s.Scan(uidCol{&w.UID}, timeCol{&w.CreatedAt}, uidCol{&w.LabelUID}, &w.Status, uidCol{&w.NodeUID},
+		&w.DefinitionIndex, &w.Round, &w.RoundClosed, &w.HasResource)
+	return w, err
+}
+
+// WorkByStatus lists the applications in one of statuses, oldest first.
+func (db *DB) WorkByStatus(ctx context.Context, statuses ...model.Status) ([]Work, error) {
+	q := `SELECT ` + workCols + ` FROM application a WHERE a.status IN (?` + strings.Repeat(",?", len(statuses)-1) + `) ORDER BY a.seq`
+	args := make([]any, len(statuses))
+	for i, s := range statuses {
+		args[i] = string(s)
+	}
+	rows, err := db.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, scanWork)
+}
+
+// NodeWork lists the applications assigned to node that still hold or may hold a resource there:
+// every non-final status, and final ones whose resource is not removed yet.
+func (db *DB) NodeWork(ctx context.Context, node model.UID) ([]Work, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT `+workCols+` FROM application a
+		WHERE a.node_uid = ? AND (a.status IN ('ELECTED','ALLOCATED','DEALLOCATE')
+			OR EXISTS (SELECT 1 FROM resource r WHERE r.application_uid = a.uid))
+		ORDER BY a.seq`, node.String())
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, scanWork)
+}
+
+// WorkOf reads one application's scheduling view.
+func (db *DB) WorkOf(ctx context.Context, app model.UID) (Work, error) {
+	return one(ctx, db, "application a", workCols, scanWork, "a.uid = ?", app.String())
+}

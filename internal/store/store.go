@@ -1,0 +1,229 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+
+	"github.com/aquarium-fish/aquarium-fish/internal/state"
+	"github.com/aquarium-fish/aquarium-fish/internal/store/command"
+)
+
+// Errors of Apply that are not the command's fault.
+var (
+	ErrNoLeader = errors.New("no cluster leader: the write cannot be committed now")
+	ErrClosed   = errors.New("store is closed")
+)
+
+// Config configures a store.
+type Config struct {
+	Dir    string // raft log, snapshots and the state database live here
+	NodeID string // this node's raft ID (its node UID)
+	// Address is this node's raft address; Transport carries raft traffic. When Transport is nil
+	// an in-memory transport is used, which suits a single node.
+	Address   string
+	Transport raft.Transport
+	Log       *slog.Logger
+	Now       func() time.Time // the clock stamped into commands; time.Now when nil
+	// Timing; zero values pick defaults suited to a LAN.
+	HeartbeatTimeout time.Duration
+	ApplyTimeout     time.Duration
+}
+
+// Store is the replicated state of a node.
+type Store struct {
+	cfg   Config
+	raft  *raft.Raft
+	fsm   *fsm
+	bus   *Bus
+	logs  *raftboltdb.BoltStore
+	trans raft.Transport
+	log   *slog.Logger
+}
+
+// Open starts raft on dir, bootstrapping a one-node cluster when dir holds no raft state.
+func Open(cfg Config) (*Store, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.HeartbeatTimeout == 0 {
+		cfg.HeartbeatTimeout = 300 * time.Millisecond
+	}
+	if cfg.ApplyTimeout == 0 {
+		cfg.ApplyTimeout = 10 * time.Second
+	}
+	log := cfg.Log.With("component", "store")
+	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
+		return nil, fmt.Errorf("create store dir: %w", err)
+	}
+	dbPath := filepath.Join(cfg.Dir, "sqlite.db")
+	// The database is rebuilt from the latest snapshot and the log tail (see the package doc).
+	removeStale(dbPath)
+	if err := state.Remove(dbPath); err != nil {
+		return nil, fmt.Errorf("reset state db: %w", err)
+	}
+	db, err := state.Open(dbPath)
+	if err != nil {
+		return nil, err
+	}
+	bus := NewBus()
+	f := &fsm{path: dbPath, bus: bus, log: log}
+	f.db.Store(db)
+
+	hlog := newHCLogger(cfg.Log)
+	logs, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.Dir, "raft.db")})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open raft log: %w", err)
+	}
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, hlog)
+	if err != nil {
+		logs.Close()
+		db.Close()
+		return nil, fmt.Errorf("open raft snapshots: %w", err)
+	}
+	trans := cfg.Transport
+	if trans == nil {
+		_, trans = raft.NewInmemTransport(raft.ServerAddress(cfg.Address))
+	}
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(cfg.NodeID)
+	rc.Logger = hlog
+	rc.HeartbeatTimeout = cfg.HeartbeatTimeout
+	rc.ElectionTimeout = cfg.HeartbeatTimeout
+	rc.LeaderLeaseTimeout = cfg.HeartbeatTimeout / 2
+	rc.CommitTimeout = 5 * time.Millisecond
+	rc.SnapshotThreshold = 2048
+	rc.SnapshotInterval = 30 * time.Second
+	rc.TrailingLogs = 4096
+	rc.BatchApplyCh = true
+	rc.MaxAppendEntries = 256
+
+	existing, err := raft.HasExistingState(logs, logs, snaps)
+	if err != nil {
+		logs.Close()
+		db.Close()
+		return nil, fmt.Errorf("read raft state: %w", err)
+	}
+	if !existing {
+		boot := raft.Configuration{Servers: []raft.Server{{ID: rc.LocalID, Address: trans.LocalAddr()}}}
+		if err := raft.BootstrapCluster(rc, logs, logs, snaps, trans, boot); err != nil {
+			logs.Close()
+			db.Close()
+			return nil, fmt.Errorf("bootstrap raft: %w", err)
+		}
+	}
+	r, err := raft.NewRaft(rc, f, logs, logs, snaps, trans)
+	if err != nil {
+		logs.Close()
+		f.db.Load().Close()
+		return nil, fmt.Errorf("start raft: %w", err)
+	}
+	return &Store{cfg: cfg, raft: r, fsm: f, bus: bus, logs: logs, trans: trans, log: log}, nil
+}
+
+// State is the current state database, for reading.
+func (s *Store) State() *state.DB { return s.fsm.db.Load() }
+
+// Bus carries the events of committed commands.
+func (s *Store) Bus() *Bus { return s.bus }
+
+// Raft exposes the raft node to the cluster layer.
+func (s *Store) Raft() *raft.Raft { return s.raft }
+
+// WaitReady blocks until this node knows a leader and has applied every entry committed before
+// the call, so reads see the whole state.
+func (s *Store) WaitReady(ctx context.Context) error {
+	for {
+		if addr, _ := s.raft.LeaderWithID(); addr != "" {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for a raft leader: %w", ctx.Err())
+		case <-s.raft.LeaderCh():
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if s.raft.State() == raft.Leader {
+		if err := s.raft.Barrier(s.cfg.ApplyTimeout).Error(); err != nil {
+			return fmt.Errorf("raft barrier: %w", err)
+		}
+	}
+	return nil
+}
+
+// Apply proposes a command, waits until it is committed and applied here, and returns the value
+// the FSM produced or the reason it refused the command (a state.Err* sentinel, wrapped).
+func (s *Store) Apply(ctx context.Context, c command.Command) (any, error) {
+	b, err := command.Encode(c, s.cfg.Now())
+	if err != nil {
+		return nil, err
+	}
+	timeout := s.cfg.ApplyTimeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(d))
+	}
+	f := s.raft.Apply(b, timeout)
+	if err := f.Error(); err != nil {
+		switch {
+		case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost), errors.Is(err, raft.ErrEnqueueTimeout),
+			errors.Is(err, raft.ErrLeadershipTransferInProgress):
+			return nil, fmt.Errorf("%w: %v", ErrNoLeader, err)
+		case errors.Is(err, raft.ErrRaftShutdown):
+			return nil, ErrClosed
+		}
+		return nil, err
+	}
+	res, _ := f.Response().(state.Result)
+	return res.Value, res.Err
+}
+
+// Snapshot takes a snapshot now (so the next start replays nothing).
+func (s *Store) Snapshot() error {
+	err := s.raft.Snapshot().Error()
+	if errors.Is(err, raft.ErrNothingNewToSnapshot) {
+		return nil
+	}
+	return err
+}
+
+// Close stops raft and closes the log and the state.
+func (s *Store) Close() error {
+	err := s.raft.Shutdown().Error()
+	if c, ok := s.trans.(interface{ Close() error }); ok {
+		c.Close()
+	}
+	return errors.Join(err, s.logs.Close(), s.fsm.db.Load().Close())
+}
+
+// newHCLogger routes raft's hclog output into slog (warnings and errors only: raft is chatty).
+func newHCLogger(log *slog.Logger) hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{
+		Name:   "raft",
+		Level:  hclog.Warn,
+		Output: slogWriter{log.With("component", "raft")},
+	})
+}
+
+type slogWriter struct{ log *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	w.log.Warn(string(trimNewline(p)))
+	return len(p), nil
+}
+
+func trimNewline(p []byte) []byte {
+	for len(p) > 0 && (p[len(p)-1] == '\n' || p[len(p)-1] == '\r') {
+		p = p[:len(p)-1]
+	}
+	return p
+}
