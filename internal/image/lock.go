@@ -66,7 +66,11 @@ func (c *Cache) acquireLock(ctx context.Context, key string, log *slog.Logger) (
 		}
 		if ticker == nil {
 			log.Info("image is being downloaded by another process, waiting", "owner", strings.TrimSpace(string(content)))
-			ticker = time.NewTicker(c.LockPoll)
+			poll := c.LockPoll
+			if poll <= 0 {
+				poll = DefaultLockPoll
+			}
+			ticker = time.NewTicker(poll)
 			defer ticker.Stop()
 		}
 		select {
