@@ -55,10 +55,10 @@ func (s *server) labelCreate(r *http.Request, caller string) (any, error) {
 // chance to refuse one that could never be allocated.
 func (s *server) validateLabel(l *model.Label) error {
 	if l.Name == "" {
-		return errors.New("Name can't be empty")
+		return errors.New("name can't be empty")
 	}
 	if len(l.Definitions) == 0 {
-		return errors.New("Definitions can't be empty: a label needs at least one definition")
+		return errors.New("definitions can't be empty: a label needs at least one definition")
 	}
 	for i := range l.Definitions {
 		d := &l.Definitions[i]

@@ -23,9 +23,15 @@ func newError(status int, format string, args ...any) error {
 	return &httpError{status: status, msg: fmt.Sprintf(format, args...), key: "message"}
 }
 
-func badRequest(format string, args ...any) error { return newError(http.StatusBadRequest, format, args...) }
-func forbidden(format string, args ...any) error  { return newError(http.StatusForbidden, format, args...) }
-func notFound(format string, args ...any) error   { return newError(http.StatusNotFound, format, args...) }
+func badRequest(format string, args ...any) error {
+	return newError(http.StatusBadRequest, format, args...)
+}
+func forbidden(format string, args ...any) error {
+	return newError(http.StatusForbidden, format, args...)
+}
+func notFound(format string, args ...any) error {
+	return newError(http.StatusNotFound, format, args...)
+}
 
 // bodyError is a request body that does not decode; some endpoints answer it as {"error": ...}.
 func bodyError(key string, err error) error {

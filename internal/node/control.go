@@ -13,9 +13,9 @@ import (
 type control struct {
 	log      *slog.Logger
 	base     context.Context
-	stop     func()             // starts the graceful stop of the process
-	onChange func()             // maintenance changed: vote again, tell the cluster
-	busy     func() int         // applications this node still serves
+	stop     func()     // starts the graceful stop of the process
+	onChange func()     // maintenance changed: vote again, tell the cluster
+	busy     func() int // applications this node still serves
 	changed  func() <-chan struct{}
 
 	mu          sync.Mutex

@@ -54,7 +54,7 @@ func enableDrivers(ctx context.Context, log *slog.Logger, env driver.Env, cfgs [
 	}
 	for _, c := range cfgs {
 		if !driver.Known(c.Name) {
-			return nil, fmt.Errorf("Fish: Unable to set drivers: unknown driver %q (this program has: %v)", c.Name, driver.Types())
+			return nil, fmt.Errorf("unable to set drivers: unknown driver %q (this program has: %v)", c.Name, driver.Types())
 		}
 	}
 	d := &drivers{m: map[string]driver.Driver{}}

@@ -75,11 +75,11 @@ func start(ctx context.Context, cfg config.Config, logger *slog.Logger, errOut i
 	logger.Info("Fish init TLS...")
 	paths := tlsutil.NewPaths(cfg.Directory, cfg.TLSCACrt, cfg.TLSCrt, cfg.TLSKey)
 	if err := tlsutil.Ensure(paths, cfg.NodeName, cfg.NodeAddress); err != nil {
-		return nil, fmt.Errorf("Fish: Unable to init TLS: %w", err)
+		return nil, fmt.Errorf("unable to init TLS: %w", err)
 	}
 	mat, err := tlsutil.Load(paths)
 	if err != nil {
-		return nil, fmt.Errorf("Fish: Unable to load TLS material: %w", err)
+		return nil, fmt.Errorf("unable to load TLS material: %w", err)
 	}
 	uid, err := mat.UID()
 	if err != nil {
@@ -96,9 +96,10 @@ func start(ctx context.Context, cfg config.Config, logger *slog.Logger, errOut i
 		NodeID:  uid.String(),
 		Address: cfg.NodeAddress,
 		Log:     logger,
+		Alone:   len(cfg.ClusterJoin) == 0,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("Fish: Unable to start the store: %w", err)
+		return nil, fmt.Errorf("unable to start the store: %w", err)
 	}
 	n := &node{cfg: cfg, log: logger, st: st, stopped: make(chan struct{})}
 	ok := false
@@ -231,7 +232,7 @@ func start(ctx context.Context, cfg config.Config, logger *slog.Logger, errOut i
 	}))
 	ln, err := net.Listen("tcp", cfg.APIAddress)
 	if err != nil {
-		return nil, fmt.Errorf("Fish: Unable to listen on %s: %w", cfg.APIAddress, err)
+		return nil, fmt.Errorf("unable to listen on %s: %w", cfg.APIAddress, err)
 	}
 	if ap, err := netip.ParseAddrPort(ln.Addr().String()); err == nil {
 		endpoints.Lock()
@@ -250,7 +251,7 @@ func start(ctx context.Context, cfg config.Config, logger *slog.Logger, errOut i
 	logger.Info("API listening on: " + ln.Addr().String())
 
 	if err := exec.Reconcile(loopCtx); err != nil {
-		return nil, fmt.Errorf("Fish: Unable to reconcile this node's resources: %w", err)
+		return nil, fmt.Errorf("unable to reconcile this node's resources: %w", err)
 	}
 	n.go_(func() { exec.Run(loopCtx) })
 	n.go_(func() { sched.Run(loopCtx) })

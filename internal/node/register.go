@@ -43,7 +43,7 @@ func register(ctx context.Context, log *slog.Logger, st *store.Store, cfg config
 		},
 	})
 	if errors.Is(err, state.ErrPubkeyChange) {
-		return nil, "", errors.New("Fish Node: The pubkey was changed for Node, that's not supported")
+		return nil, "", errors.New("the pubkey was changed for Node, that's not supported")
 	}
 	if err != nil {
 		return nil, "", fmt.Errorf("register node: %w", err)

@@ -23,6 +23,9 @@ var (
 	ErrClosed   = errors.New("store is closed")
 )
 
+// startTimeout is the raft heartbeat and election timeout until the node knows a leader.
+const startTimeout = 40 * time.Millisecond
+
 // Config configures a store.
 type Config struct {
 	Dir    string // raft log, snapshots and the state database live here
@@ -33,6 +36,9 @@ type Config struct {
 	Transport raft.Transport
 	Log       *slog.Logger
 	Now       func() time.Time // the clock stamped into commands; time.Now when nil
+	// Alone says the node expects to be the only voter (no join configured, no peers known), so
+	// it may elect itself without waiting a full election timeout.
+	Alone bool
 	// Timing; zero values pick defaults suited to a LAN.
 	HeartbeatTimeout time.Duration
 	ApplyTimeout     time.Duration
@@ -97,9 +103,15 @@ func Open(cfg Config) (*Store, error) {
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.NodeID)
 	rc.Logger = hlog
-	rc.HeartbeatTimeout = cfg.HeartbeatTimeout
-	rc.ElectionTimeout = cfg.HeartbeatTimeout
-	rc.LeaderLeaseTimeout = cfg.HeartbeatTimeout / 2
+	// A node that believes it is alone starts with short timeouts so it elects itself at once
+	// (start-up in well under a second); WaitReady switches to the configured ones.
+	start := cfg.HeartbeatTimeout
+	if cfg.Alone {
+		start = startTimeout
+	}
+	rc.HeartbeatTimeout = start
+	rc.ElectionTimeout = start
+	rc.LeaderLeaseTimeout = start / 2
 	rc.CommitTimeout = 5 * time.Millisecond
 	rc.SnapshotThreshold = 2048
 	rc.SnapshotInterval = 30 * time.Second
@@ -152,6 +164,11 @@ func (s *Store) WaitReady(ctx context.Context) error {
 		case <-s.raft.LeaderCh():
 		case <-time.After(20 * time.Millisecond):
 		}
+	}
+	rc := s.raft.ReloadableConfig()
+	rc.HeartbeatTimeout, rc.ElectionTimeout = s.cfg.HeartbeatTimeout, s.cfg.HeartbeatTimeout
+	if err := s.raft.ReloadConfig(rc); err != nil {
+		return fmt.Errorf("raft timeouts: %w", err)
 	}
 	if s.raft.State() == raft.Leader {
 		if err := s.raft.Barrier(s.cfg.ApplyTimeout).Error(); err != nil {
@@ -209,7 +226,7 @@ func (s *Store) Close() error {
 func newHCLogger(log *slog.Logger) hclog.Logger {
 	return hclog.New(&hclog.LoggerOptions{
 		Name:   "raft",
-		Level:  hclog.Warn,
+		Level:  hclog.Error,
 		Output: slogWriter{log.With("component", "raft")},
 	})
 }
