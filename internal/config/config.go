@@ -27,7 +27,10 @@ type Config struct {
 	APIAddress   string // HTTPS API listener, host:port
 	ProxyAddress string // SOCKS5 listener
 	NodeAddress  string // address told to other nodes; also the DB sub-directory name
-	ClusterJoin  []string
+	// NodeAddressSet says node_address was configured; otherwise the node advertises the address
+	// its API really listens on.
+	NodeAddressSet bool
+	ClusterJoin    []string
 
 	TLSKey   string // node key, default "<NodeName>.key"
 	TLSCrt   string // node certificate, default "<NodeName>.crt"

@@ -87,6 +87,7 @@ func (fc fileConfig) apply(c *Config) error {
 	setString(&c.APIAddress, fc.APIAddress)
 	setString(&c.ProxyAddress, fc.ProxyAddress)
 	setString(&c.NodeAddress, fc.NodeAddress)
+	c.NodeAddressSet = c.NodeAddressSet || fc.NodeAddress != ""
 	setString(&c.TLSKey, fc.TLSKey)
 	setString(&c.TLSCrt, fc.TLSCrt)
 	setString(&c.TLSCACrt, fc.TLSCACrt)

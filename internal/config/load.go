@@ -114,6 +114,7 @@ func (fv *flagValues) apply(c *Config) error {
 	setString(&c.APIAddress, fv.api)
 	setString(&c.ProxyAddress, fv.proxy)
 	setString(&c.NodeAddress, fv.node)
+	c.NodeAddressSet = c.NodeAddressSet || fv.node != ""
 	setString(&c.Directory, fv.dir)
 	if join := nonEmpty(fv.join); len(join) > 0 {
 		c.ClusterJoin = join

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -14,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	apispec "github.com/aquarium-fish/aquarium-fish/api"
@@ -64,6 +64,7 @@ type node struct {
 	proxy   *proxy.Proxy
 	stopped chan struct{} // closed by the API shutdown
 	stop    func()
+	leave   atomic.Bool // the API asked to stop: leave the cluster too
 	cancel  context.CancelFunc // stops the background loops
 	loops   sync.WaitGroup
 }
@@ -90,15 +91,32 @@ func start(ctx context.Context, cfg config.Config, logger *slog.Logger, errOut i
 		return nil, err
 	}
 
+	// The API port is bound first: raft traffic rides on it, and a node advertises the address
+	// it really listens on unless node_address is configured.
+	ln, err := net.Listen("tcp", cfg.APIAddress)
+	if err != nil {
+		return nil, fmt.Errorf("unable to listen on %s: %w", cfg.APIAddress, err)
+	}
+	advertise := cfg.NodeAddress
+	if !cfg.NodeAddressSet {
+		advertise = ln.Addr().String()
+	}
+	peers := newPeerTLS(mat)
+
 	logger.Info("Fish starting ORM...")
+	stream := store.NewStreamLayer(advertise, peers.dialRaft)
 	st, err := store.Open(store.Config{
 		Dir:     filepath.Join(cfg.Directory, cfg.NodeAddress),
 		NodeID:  uid.String(),
-		Address: cfg.NodeAddress,
+		Address: advertise,
+		Stream:  stream,
+		Client:  peers.client,
+		Join:    len(cfg.ClusterJoin) > 0,
 		Log:     logger,
 		Alone:   len(cfg.ClusterJoin) == 0,
 	})
 	if err != nil {
+		ln.Close()
 		return nil, fmt.Errorf("unable to start the store: %w", err)
 	}
 	n := &node{cfg: cfg, log: logger, st: st, stopped: make(chan struct{})}
@@ -108,17 +126,51 @@ func start(ctx context.Context, cfg config.Config, logger *slog.Logger, errOut i
 			n.shutdown()
 		}
 	}()
-	readyCtx, cancelReady := context.WithTimeout(ctx, 30*time.Second)
+
+	// Serve from now on: raft peers reach this node through the HTTPS port; the API routes are
+	// registered below, before "Fish initialized" tells clients to come.
+	mux := http.NewServeMux()
+	mux.Handle("/cluster/v1/", st.ClusterHandler(peers.verifyRequest))
+	n.srv = newServer(mux, mat, stream, peers, logger)
+	n.srv.RegisterOnShutdown(func() { stream.Close() })
+	n.srvErr = make(chan error, 1)
+	go func() { n.srvErr <- n.srv.Serve(tls.NewListener(ln, n.srv.TLSConfig)) }()
+
+	switch {
+	case st.Existing():
+		// A member that comes back (maybe at a new address, maybe after it left) tells the
+		// cluster where it is; it does not wait for that to serve from its state.
+		if targets := rejoinTargets(cfg.ClusterJoin, st.Peers()); len(targets) > 0 {
+			logger.Info("Fish joining cluster...")
+			go func() {
+				jctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+				defer cancel()
+				st.Join(jctx, targets)
+			}()
+		}
+	case len(cfg.ClusterJoin) > 0:
+		logger.Info("Fish joining cluster...")
+		joinCtx, cancelJoin := context.WithTimeout(ctx, 5*time.Minute)
+		err := st.Join(joinCtx, cfg.ClusterJoin)
+		cancelJoin()
+		if err != nil {
+			return nil, err
+		}
+	}
+	readyCtx, cancelReady := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancelReady()
 	if err := st.WaitReady(readyCtx); err != nil {
 		return nil, err
 	}
 
 	logger.Info("Fish starting node...")
-	if err := ensureAdmin(ctx, st, errOut); err != nil {
-		return nil, err
+	if len(cfg.ClusterJoin) == 0 {
+		// A joining node takes its users, admin included, from the cluster.
+		if err := ensureAdmin(ctx, st, errOut); err != nil {
+			return nil, err
+		}
 	}
-	identifiers, location, err := register(ctx, logger, st, cfg, uid, pub)
+	identifiers, location, err := register(ctx, logger, st, cfg, advertise, uid, pub)
 	if err != nil {
 		return nil, err
 	}
@@ -164,8 +216,6 @@ func start(ctx context.Context, cfg config.Config, logger *slog.Logger, errOut i
 		endpoints.Proxy = addr
 		endpoints.Unlock()
 	}
-	logger.Info("Fish joining cluster...")
-
 	labels := scheduler.NewLabels(st.State)
 	exec := executor.New(executor.Config{
 		NodeUID:         uid,
@@ -182,7 +232,7 @@ func start(ctx context.Context, cfg config.Config, logger *slog.Logger, errOut i
 	ctl := &control{
 		log:  logger,
 		base: loopCtx,
-		stop: stop,
+		stop: func() { n.leave.Store(true); stop() },
 		onChange: func() {
 			sched.Nudge()
 			select {
@@ -212,7 +262,6 @@ func start(ctx context.Context, cfg config.Config, logger *slog.Logger, errOut i
 	})
 
 	logger.Info("Fish starting API...")
-	mux := http.NewServeMux()
 	api.Register(mux, api.Deps{
 		Store:       st,
 		State:       func() api.Reader { return st.State() },
@@ -230,24 +279,11 @@ func start(ctx context.Context, cfg config.Config, logger *slog.Logger, errOut i
 		w.WriteHeader(http.StatusNotFound)
 		io.WriteString(w, `{"message":"Not Found"}`+"\n")
 	}))
-	ln, err := net.Listen("tcp", cfg.APIAddress)
-	if err != nil {
-		return nil, fmt.Errorf("unable to listen on %s: %w", cfg.APIAddress, err)
-	}
 	if ap, err := netip.ParseAddrPort(ln.Addr().String()); err == nil {
 		endpoints.Lock()
 		endpoints.API = ap
 		endpoints.Unlock()
 	}
-	n.srv = &http.Server{
-		Handler:           mux,
-		TLSConfig:         mat.ServerConfig(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          log.New(slogWriter{logger.With("component", "http")}, "", 0),
-	}
-	n.srvErr = make(chan error, 1)
-	go func() { n.srvErr <- n.srv.Serve(tls.NewListener(ln, n.srv.TLSConfig)) }()
 	logger.Info("API listening on: " + ln.Addr().String())
 
 	if err := exec.Reconcile(loopCtx); err != nil {
@@ -286,6 +322,13 @@ func (n *node) wait(ctx context.Context) error {
 // shutdown stops the API (letting in-flight requests finish briefly), the loops, the proxy and
 // the store. Allocated resources stay: the next start recovers them.
 func (n *node) shutdown() {
+	if n.st != nil {
+		if n.leave.Load() {
+			n.st.Leave(context.Background())
+		} else {
+			n.st.TransferLeadership()
+		}
+	}
 	if n.srv != nil {
 		dctx, cancel := context.WithTimeout(context.Background(), httpDrain)
 		if err := n.srv.Shutdown(dctx); err != nil {

@@ -18,7 +18,7 @@ import (
 )
 
 // register creates or refreshes this node's row and returns its identifiers and location.
-func register(ctx context.Context, log *slog.Logger, st *store.Store, cfg config.Config, uid model.UID, pub []byte) ([]string, string, error) {
+func register(ctx context.Context, log *slog.Logger, st *store.Store, cfg config.Config, advertise string, uid model.UID, pub []byte) ([]string, string, error) {
 	def, err := hostinfo.Collect(ctx, cfg.Directory)
 	if err != nil {
 		log.Debug("some host facts are missing", "err", err)
@@ -31,7 +31,7 @@ func register(ctx context.Context, log *slog.Logger, st *store.Store, cfg config
 	v, err := st.Apply(ctx, command.NodeRegister{
 		Node: model.Node{
 			UID:          uid,
-			Address:      cfg.NodeAddress,
+			Address:      advertise,
 			Definition:   defJSON,
 			LocationName: cfg.NodeLocation,
 			Name:         cfg.NodeName,
@@ -48,7 +48,10 @@ func register(ctx context.Context, log *slog.Logger, st *store.Store, cfg config
 	if err != nil {
 		return nil, "", fmt.Errorf("register node: %w", err)
 	}
-	reg := v.(state.NodeRegistration)
+	reg, err := store.As[state.NodeRegistration](v)
+	if err != nil {
+		return nil, "", fmt.Errorf("register node: %w", err)
+	}
 	if reg.Created {
 		log.Info(fmt.Sprintf("Fish: Create new node: %s %s", cfg.NodeName, reg.Node.LocationName))
 	} else {

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -30,12 +32,16 @@ const startTimeout = 40 * time.Millisecond
 type Config struct {
 	Dir    string // raft log, snapshots and the state database live here
 	NodeID string // this node's raft ID (its node UID)
-	// Address is this node's raft address; Transport carries raft traffic. When Transport is nil
-	// an in-memory transport is used, which suits a single node.
-	Address   string
-	Transport raft.Transport
-	Log       *slog.Logger
-	Now       func() time.Time // the clock stamped into commands; time.Now when nil
+	// Address is this node's raft address; Stream carries raft traffic between nodes. Without
+	// a Stream an in-memory transport is used, which suits a node that never joins others.
+	Address string
+	Stream  *StreamLayer
+	// Client talks to peers' cluster endpoints (forwarding, join) with this node's certificate.
+	Client *http.Client
+	// Join says the node joins an existing cluster instead of bootstrapping its own.
+	Join bool
+	Log  *slog.Logger
+	Now  func() time.Time // the clock stamped into commands; time.Now when nil
 	// Alone says the node expects to be the only voter (no join configured, no peers known), so
 	// it may elect itself without waiting a full election timeout.
 	Alone bool
@@ -53,7 +59,12 @@ type Store struct {
 	logs  *raftboltdb.BoltStore
 	trans raft.Transport
 	log   *slog.Logger
+	// existing says the node started on raft state of an earlier run.
+	existing bool
 }
+
+// Existing reports whether the node started on the raft state of an earlier run.
+func (s *Store) Existing() bool { return s.existing }
 
 // Open starts raft on dir, bootstrapping a one-node cluster when dir holds no raft state.
 func Open(cfg Config) (*Store, error) {
@@ -96,9 +107,22 @@ func Open(cfg Config) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open raft snapshots: %w", err)
 	}
-	trans := cfg.Transport
-	if trans == nil {
+	var trans raft.Transport
+	if cfg.Stream != nil {
+		trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+			Stream:  cfg.Stream,
+			MaxPool: 4,
+			Timeout: 2 * time.Second,
+			Logger:  hlog,
+		})
+	} else {
 		_, trans = raft.NewInmemTransport(raft.ServerAddress(cfg.Address))
+	}
+	existing, err := raft.HasExistingState(logs, logs, snaps)
+	if err != nil {
+		logs.Close()
+		db.Close()
+		return nil, fmt.Errorf("read raft state: %w", err)
 	}
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.NodeID)
@@ -106,7 +130,7 @@ func Open(cfg Config) (*Store, error) {
 	// A node that believes it is alone starts with short timeouts so it elects itself at once
 	// (start-up in well under a second); WaitReady switches to the configured ones.
 	start := cfg.HeartbeatTimeout
-	if cfg.Alone {
+	if cfg.Alone && (!existing || alone(logs, snaps, rc.LocalID)) {
 		start = startTimeout
 	}
 	rc.HeartbeatTimeout = start
@@ -119,13 +143,7 @@ func Open(cfg Config) (*Store, error) {
 	rc.BatchApplyCh = true
 	rc.MaxAppendEntries = 256
 
-	existing, err := raft.HasExistingState(logs, logs, snaps)
-	if err != nil {
-		logs.Close()
-		db.Close()
-		return nil, fmt.Errorf("read raft state: %w", err)
-	}
-	if !existing {
+	if !existing && !cfg.Join {
 		boot := raft.Configuration{Servers: []raft.Server{{ID: rc.LocalID, Address: trans.LocalAddr()}}}
 		if err := raft.BootstrapCluster(rc, logs, logs, snaps, trans, boot); err != nil {
 			logs.Close()
@@ -139,7 +157,7 @@ func Open(cfg Config) (*Store, error) {
 		f.db.Load().Close()
 		return nil, fmt.Errorf("start raft: %w", err)
 	}
-	return &Store{cfg: cfg, raft: r, fsm: f, bus: bus, logs: logs, trans: trans, log: log}, nil
+	return &Store{cfg: cfg, raft: r, fsm: f, bus: bus, logs: logs, trans: trans, log: log, existing: existing}, nil
 }
 
 // State is the current state database, for reading.
@@ -174,34 +192,40 @@ func (s *Store) WaitReady(ctx context.Context) error {
 		if err := s.raft.Barrier(s.cfg.ApplyTimeout).Error(); err != nil {
 			return fmt.Errorf("raft barrier: %w", err)
 		}
+		return nil
 	}
-	return nil
+	// A follower catches up with what the leader committed before it serves reads.
+	for {
+		commit, _ := strconv.ParseUint(s.raft.Stats()["commit_index"], 10, 64)
+		if commit > 0 && s.raft.AppliedIndex() >= commit {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("catching up with the cluster: %w", ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 }
 
 // Apply proposes a command, waits until it is committed and applied here, and returns the value
-// the FSM produced or the reason it refused the command (a state.Err* sentinel, wrapped).
+// the FSM produced or the reason it refused the command (a state.Err* sentinel, wrapped). On a
+// follower the command is forwarded to the leader; results of forwarded commands arrive as JSON
+// (see As).
 func (s *Store) Apply(ctx context.Context, c command.Command) (any, error) {
 	b, err := command.Encode(c, s.cfg.Now())
 	if err != nil {
 		return nil, err
 	}
+	if s.raft.State() != raft.Leader {
+		return s.forward(ctx, b)
+	}
 	timeout := s.cfg.ApplyTimeout
 	if d, ok := ctx.Deadline(); ok {
 		timeout = min(timeout, time.Until(d))
 	}
-	f := s.raft.Apply(b, timeout)
-	if err := f.Error(); err != nil {
-		switch {
-		case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost), errors.Is(err, raft.ErrEnqueueTimeout),
-			errors.Is(err, raft.ErrLeadershipTransferInProgress):
-			return nil, fmt.Errorf("%w: %v", ErrNoLeader, err)
-		case errors.Is(err, raft.ErrRaftShutdown):
-			return nil, ErrClosed
-		}
-		return nil, err
-	}
-	res, _ := f.Response().(state.Result)
-	return res.Value, res.Err
+	v, _, err := s.applyLocal(b, timeout)
+	return v, err
 }
 
 // Snapshot takes a snapshot now (so the next start replays nothing).
@@ -220,6 +244,34 @@ func (s *Store) Close() error {
 		c.Close()
 	}
 	return errors.Join(err, s.logs.Close(), s.fsm.db.Load().Close())
+}
+
+// alone reports whether the latest raft configuration on disk has only this server.
+func alone(logs raft.LogStore, snaps raft.SnapshotStore, self raft.ServerID) bool {
+	cfg, ok := latestConfiguration(logs, snaps)
+	return ok && len(cfg.Servers) == 1 && cfg.Servers[0].ID == self
+}
+
+// latestConfiguration reads the newest membership from the log (or the newest snapshot).
+func latestConfiguration(logs raft.LogStore, snaps raft.SnapshotStore) (raft.Configuration, bool) {
+	first, err1 := logs.FirstIndex()
+	last, err2 := logs.LastIndex()
+	if err1 == nil && err2 == nil {
+		for i := last; i >= first && i > 0; i-- {
+			var l raft.Log
+			if logs.GetLog(i, &l) != nil {
+				break
+			}
+			if l.Type == raft.LogConfiguration {
+				return raft.DecodeConfiguration(l.Data), true
+			}
+		}
+	}
+	metas, err := snaps.List()
+	if err != nil || len(metas) == 0 {
+		return raft.Configuration{}, false
+	}
+	return metas[0].Configuration, true
 }
 
 // newHCLogger routes raft's hclog output into slog (warnings and errors only: raft is chatty).
