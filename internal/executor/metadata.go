@@ -10,9 +10,11 @@ import (
 func mergeMetadata(app, label json.RawMessage) (map[string]any, error) {
 	var a, l map[string]any
 	if err := decodeObject(app, &a); err != nil {
+		//lint:ignore ST1005 the exact state description of behaviour.md §2.1
 		return nil, fmt.Errorf("Unable to parse the app metadata:%v", err)
 	}
 	if err := decodeObject(label, &l); err != nil {
+		//lint:ignore ST1005 the exact state description of behaviour.md §2.1
 		return nil, fmt.Errorf("Unable to parse the label metadata:%v", err)
 	}
 	out := make(map[string]any, len(a)+len(l))

@@ -64,7 +64,7 @@ type node struct {
 	proxy   *proxy.Proxy
 	stopped chan struct{} // closed by the API shutdown
 	stop    func()
-	leave   atomic.Bool // the API asked to stop: leave the cluster too
+	leave   atomic.Bool        // the API asked to stop: leave the cluster too
 	cancel  context.CancelFunc // stops the background loops
 	loops   sync.WaitGroup
 }
