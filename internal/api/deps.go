@@ -57,6 +57,8 @@ type Deps struct {
 	NodeName string
 	// DriverKnown reports whether this program has the driver type of a definition's driver.
 	DriverKnown func(name string) bool
+	// Roles tells each node's raft role (leader, voter, nonvoter) by node UID.
+	Roles func() map[string]string
 	// Spec is the OpenAPI document served at /api/openapi.yaml.
 	Spec []byte
 }

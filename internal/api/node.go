@@ -10,11 +10,21 @@ import (
 
 func (s *server) nodeList(r *http.Request, _ string) (any, error) {
 	nodes, err := s.State().Nodes(r.Context(), filterParam(r))
+	if err == nil && s.Roles != nil {
+		roles := s.Roles()
+		for i := range nodes {
+			nodes[i].Role = roles[nodes[i].UID.String()]
+		}
+	}
 	return listResult(s, r, "node", nodes, err)
 }
 
 func (s *server) nodeThis(r *http.Request, _ string) (any, error) {
-	return s.State().Node(r.Context(), s.NodeUID)
+	n, err := s.State().Node(r.Context(), s.NodeUID)
+	if err == nil && s.Roles != nil {
+		n.Role = s.Roles()[n.UID.String()]
+	}
+	return n, err
 }
 
 // maintenanceAnswer echoes the parameters that were given.

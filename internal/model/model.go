@@ -170,7 +170,11 @@ type Node struct {
 	LocationName string          `json:"location_name"`
 	Name         string          `json:"name"`
 	Pubkey       []byte          `json:"pubkey,omitempty"`
-	UpdatedAt    time.Time       `json:"updated_at"`
+	// Role is the node's raft role as the answering node sees it: leader, voter, nonvoter, or
+	// "" when it is not a member now. It is not stored.
+	Role string `json:"role,omitempty"`
+	// UpdatedAt is when the node was last seen alive (its latest heartbeat).
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Location groups nodes for service mappings.

@@ -24,6 +24,7 @@ import (
 	"github.com/aquarium-fish/aquarium-fish/internal/executor"
 	"github.com/aquarium-fish/aquarium-fish/internal/logging"
 	"github.com/aquarium-fish/aquarium-fish/internal/meta"
+	"github.com/aquarium-fish/aquarium-fish/internal/model"
 	"github.com/aquarium-fish/aquarium-fish/internal/proxy"
 	"github.com/aquarium-fish/aquarium-fish/internal/resolve"
 	"github.com/aquarium-fish/aquarium-fish/internal/scheduler"
@@ -45,17 +46,54 @@ const httpDrain = 700 * time.Millisecond
 // Run runs a node until ctx ends or the API asks it to shut down. Logs go to out; the admin
 // password line goes to errOut.
 func Run(ctx context.Context, cfg config.Config, b Build, out, errOut io.Writer) error {
+	n, err := Start(ctx, cfg, b, out, errOut)
+	if err != nil {
+		return err
+	}
+	return n.Wait(ctx)
+}
+
+// Start starts a node and returns once it serves ("Fish initialized"). Wait runs it.
+func Start(ctx context.Context, cfg config.Config, b Build, out, errOut io.Writer) (*Node, error) {
 	logger := logging.New(out, cfg.LogLevel, cfg.Timestamp)
 	logger.Info(fmt.Sprintf("Aquarium Fish %s (%s)", b.Version, b.Time))
 	n, err := start(ctx, cfg, logger, errOut)
 	if err != nil {
 		logger.Error(err.Error())
-		return err
+		return nil, err
 	}
-	return n.wait(ctx)
+	return n, nil
+}
+
+// Node is a running node.
+type Node = node
+
+// Wait blocks until ctx ends or the API asks the node to stop, then stops it gracefully.
+func (n *node) Wait(ctx context.Context) error { return n.wait(ctx) }
+
+// Addr is the address the API listens on.
+func (n *node) Addr() string { return n.addr }
+
+// UID is the node's UID.
+func (n *node) UID() string { return n.st.NodeID() }
+
+// Kill stops the node abruptly, as a crash would: no leadership hand-over, no draining.
+func (n *node) Kill() {
+	if n.srv != nil {
+		n.srv.Close()
+	}
+	if n.cancel != nil {
+		n.cancel()
+	}
+	if n.proxy != nil {
+		n.proxy.Close()
+	}
+	n.loops.Wait()
+	n.st.Close()
 }
 
 type node struct {
+	addr    string
 	cfg     config.Config
 	log     *slog.Logger
 	st      *store.Store
@@ -271,6 +309,7 @@ func start(ctx context.Context, cfg config.Config, logger *slog.Logger, errOut i
 		NodeUID:     uid,
 		NodeName:    cfg.NodeName,
 		DriverKnown: driver.Known,
+		Roles:       st.Roles,
 		Spec:        apispec.Spec,
 	})
 	meta.NewHandler(resolver, logger.With("component", "meta")).Register(mux)
@@ -284,7 +323,8 @@ func start(ctx context.Context, cfg config.Config, logger *slog.Logger, errOut i
 		endpoints.API = ap
 		endpoints.Unlock()
 	}
-	logger.Info("API listening on: " + ln.Addr().String())
+	n.addr = ln.Addr().String()
+	logger.Info("API listening on: " + n.addr)
 
 	if err := exec.Reconcile(loopCtx); err != nil {
 		return nil, fmt.Errorf("unable to reconcile this node's resources: %w", err)
@@ -292,6 +332,22 @@ func start(ctx context.Context, cfg config.Config, logger *slog.Logger, errOut i
 	n.go_(func() { exec.Run(loopCtx) })
 	n.go_(func() { sched.Run(loopCtx) })
 	n.go_(func() { beat(loopCtx, logger, st, uid, drv.names, ctl.Maintenance, heartbeat) })
+	n.go_(func() {
+		scheduler.Supervise(loopCtx, scheduler.SupervisorConfig{
+			NodeUID:  uid,
+			Store:    st,
+			State:    st.State,
+			IsLeader: st.IsLeader,
+			Balance: func(seen map[model.UID]time.Time, now time.Time) {
+				byID := make(map[string]time.Time, len(seen))
+				for id, t := range seen {
+					byID[id.String()] = t
+				}
+				st.Balance(func() map[string]time.Time { return byID }, scheduler.LostGrace, now)
+			},
+			Log: logger,
+		})
+	})
 	logger.Info("Fish initialized")
 	ok = true
 	return n, nil

@@ -47,6 +47,7 @@ var handlers = map[command.Type]handler{
 	command.TypeServiceMappingCreate: applyServiceMappingCreate,
 	command.TypeServiceMappingDelete: applyServiceMappingDelete,
 	command.TypeReelect:              applyReelect,
+	command.TypeCloseRound:           applyCloseRound,
 }
 
 // Apply applies one decoded command in one transaction. A refused command (Result.Err) changes

@@ -66,9 +66,9 @@ func applyApplicationCreate(a *applyCtx, c command.Command) (any, error) {
 	if n == 0 {
 		return nil, refuse(ErrNotFound, "label %s", app.LabelUID)
 	}
-	_, err := a.exec(`INSERT INTO application (uid, created_at, owner_name, label_uid, metadata, status, status_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	_, err := a.exec(`INSERT INTO application (uid, created_at, owner_name, label_uid, metadata, status, status_at, round_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		app.UID.String(), fmtTime(app.CreatedAt), app.OwnerName, app.LabelUID.String(), jsonText(app.Metadata),
-		string(model.StatusNew), fmtTime(app.CreatedAt))
+		string(model.StatusNew), fmtTime(app.CreatedAt), fmtTime(a.now))
 	if isUnique(err) {
 		return nil, refuse(ErrExists, "application %s", app.UID)
 	}

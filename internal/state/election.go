@@ -65,7 +65,7 @@ func applyVote(a *applyCtx, c command.Command) (any, error) {
 	if v.Round > app.Round {
 		// A node that can serve now opens the next round; the others join it.
 		app.Round, app.RoundClosed = v.Round, false
-		if _, err := a.exec(`UPDATE application SET round = ?, round_closed = 0 WHERE uid = ?`, app.Round, app.UID.String()); err != nil {
+		if _, err := a.exec(`UPDATE application SET round = ?, round_closed = 0, round_at = ? WHERE uid = ?`, app.Round, fmtTime(a.now), app.UID.String()); err != nil {
 			return nil, err
 		}
 		a.emit(Event{Kind: EventApplication, App: app.UID, Status: model.StatusNew})
@@ -156,6 +156,23 @@ func (a *applyCtx) eligibleNodes(label model.UID) ([]model.UID, error) {
 	return out, rows.Err()
 }
 
+// applyCloseRound decides a round at its deadline with the votes cast so far.
+func applyCloseRound(a *applyCtx, c command.Command) (any, error) {
+	cmd := c.(*command.CloseRound)
+	app, err := a.appRow(cmd.ApplicationUID)
+	if err != nil {
+		return nil, err
+	}
+	if app.Status != model.StatusNew || app.Round != cmd.Round || app.RoundClosed {
+		return nil, nil // decided meanwhile
+	}
+	votes, err := a.roundVotes(app.UID, app.Round)
+	if err != nil {
+		return nil, err
+	}
+	return nil, a.decide(app, votes, cmd.StateUID)
+}
+
 // applyReelect returns an ELECTED application whose node did not allocate it to a new round.
 func applyReelect(a *applyCtx, c command.Command) (any, error) {
 	cmd := c.(*command.Reelect)
@@ -167,8 +184,8 @@ func applyReelect(a *applyCtx, c command.Command) (any, error) {
 		return nil, refuse(ErrStatus, "application %s is %s", app.UID, app.Status)
 	}
 	next := max(app.Round+1, cmd.Round)
-	if _, err := a.exec(`UPDATE application SET node_uid = '', definition_index = -1, round = ?, round_closed = 0 WHERE uid = ?`,
-		next, app.UID.String()); err != nil {
+	if _, err := a.exec(`UPDATE application SET node_uid = '', definition_index = -1, round = ?, round_closed = 0, round_at = ? WHERE uid = ?`,
+		next, fmtTime(a.now), app.UID.String()); err != nil {
 		return nil, err
 	}
 	st := cmd.State

@@ -19,15 +19,17 @@ type Work struct {
 	Round           uint16
 	RoundClosed     bool
 	HasResource     bool
+	StatusAt        time.Time // when the current status was recorded
+	RoundAt         time.Time // when the current election round opened
 }
 
 const workCols = `a.uid, a.created_at, a.label_uid, a.status, a.node_uid, a.definition_index, a.round, a.round_closed,
-	EXISTS (SELECT 1 FROM resource r WHERE r.application_uid = a.uid)`
+	EXISTS (SELECT 1 FROM resource r WHERE r.application_uid = a.uid), a.status_at, a.round_at`
 
 func scanWork(s scanner) (Work, error) {
 	var w Work
 	err := s.Scan(uidCol{&w.UID}, timeCol{&w.CreatedAt}, uidCol{&w.LabelUID}, &w.Status, uidCol{&w.NodeUID},
-		&w.DefinitionIndex, &w.Round, &w.RoundClosed, &w.HasResource)
+		&w.DefinitionIndex, &w.Round, &w.RoundClosed, &w.HasResource, timeCol{&w.StatusAt}, timeCol{&w.RoundAt})
 	return w, err
 }
 
@@ -61,4 +63,17 @@ func (db *DB) NodeWork(ctx context.Context, node model.UID) ([]Work, error) {
 // WorkOf reads one application's scheduling view.
 func (db *DB) WorkOf(ctx context.Context, app model.UID) (Work, error) {
 	return one(ctx, db, "application a", workCols, scanWork, "a.uid = ?", app.String())
+}
+
+// NodesLastSeen tells when each node last said it was alive, by node UID.
+func (db *DB) NodesLastSeen(ctx context.Context) (map[model.UID]time.Time, error) {
+	nodes, err := db.Nodes(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[model.UID]time.Time, len(nodes))
+	for _, n := range nodes {
+		out[n.UID] = n.UpdatedAt
+	}
+	return out, nil
 }

@@ -120,4 +120,6 @@ CREATE TABLE service_mapping (
 );
 CREATE INDEX service_mapping_service ON service_mapping (service);
 `,
+	// 2: when the current election round opened, for the round deadline.
+	`ALTER TABLE application ADD COLUMN round_at TEXT NOT NULL DEFAULT '';`,
 }

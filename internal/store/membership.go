@@ -206,3 +206,6 @@ func (s *Store) Balance(lastSeen func() map[string]time.Time, grace time.Duratio
 		spare = spare[1:]
 	}
 }
+
+// NodeID is this node's raft ID (its node UID).
+func (s *Store) NodeID() string { return s.cfg.NodeID }

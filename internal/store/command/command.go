@@ -34,6 +34,7 @@ const (
 	TypeServiceMappingCreate Type = 17
 	TypeServiceMappingDelete Type = 18
 	TypeReelect              Type = 19
+	TypeCloseRound           Type = 20
 )
 
 // Command is implemented by every command body.

@@ -146,6 +146,15 @@ func (LocationCreate) Type() Type       { return TypeLocationCreate }
 func (ServiceMappingCreate) Type() Type { return TypeServiceMappingCreate }
 func (ServiceMappingDelete) Type() Type { return TypeServiceMappingDelete }
 func (Reelect) Type() Type              { return TypeReelect }
+func (CloseRound) Type() Type           { return TypeCloseRound }
+
+// CloseRound decides an election round whose deadline passed with the votes it has: an
+// eligible node that did not vote in time does not hold the application back.
+type CloseRound struct {
+	ApplicationUID model.UID `json:"application_uid"`
+	Round          uint16    `json:"round"`
+	StateUID       model.UID `json:"state_uid"` // the ELECTED state's UID if there is a winner
+}
 
 // bodies makes an empty body for each type; Decode dispatches through it.
 var bodies = map[Type]func() Command{
@@ -168,4 +177,5 @@ var bodies = map[Type]func() Command{
 	TypeServiceMappingCreate: func() Command { return &ServiceMappingCreate{} },
 	TypeServiceMappingDelete: func() Command { return &ServiceMappingDelete{} },
 	TypeReelect:              func() Command { return &Reelect{} },
+	TypeCloseRound:           func() Command { return &CloseRound{} },
 }
