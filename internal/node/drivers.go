@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"sort"
 	"sync"
@@ -32,6 +33,15 @@ func (d *drivers) names() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// close releases what driver instances hold (engine clients...).
+func (d *drivers) close() {
+	for _, drv := range d.all() {
+		if c, ok := drv.(io.Closer); ok {
+			c.Close()
+		}
+	}
 }
 
 func (d *drivers) peers() []driver.PeerIdentifier {

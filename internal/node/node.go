@@ -102,6 +102,7 @@ type node struct {
 	proxy   *proxy.Proxy
 	stopped chan struct{} // closed by the API shutdown
 	stop    func()
+	drivers *drivers
 	leave   atomic.Bool        // the API asked to stop: leave the cluster too
 	cancel  context.CancelFunc // stops the background loops
 	loops   sync.WaitGroup
@@ -170,7 +171,7 @@ func start(ctx context.Context, cfg config.Config, logger *slog.Logger, errOut i
 	mux := http.NewServeMux()
 	mux.Handle("/cluster/v1/", st.ClusterHandler(peers.verifyRequest))
 	n.srv = newServer(mux, mat, stream, peers, logger)
-	n.srv.RegisterOnShutdown(func() { stream.Close() })
+	n.srv.RegisterOnShutdown(stream.DropConns)
 	n.srvErr = make(chan error, 1)
 	go func() { n.srvErr <- n.srv.Serve(tls.NewListener(ln, n.srv.TLSConfig)) }()
 
@@ -233,6 +234,7 @@ func start(ctx context.Context, cfg config.Config, logger *slog.Logger, errOut i
 	if err != nil {
 		return nil, err
 	}
+	n.drivers = drv
 
 	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	n.cancel = cancel
@@ -401,6 +403,9 @@ func (n *node) shutdown() {
 		n.proxy.Close()
 	}
 	n.loops.Wait()
+	if n.drivers != nil {
+		n.drivers.close()
+	}
 	if err := n.st.Close(); err != nil {
 		n.log.Warn("store close: " + err.Error())
 	}

@@ -121,7 +121,7 @@ func drain(c <-chan state.Event) {
 // pass votes on every waiting application that needs this node's vote.
 func (s *Scheduler) pass(ctx context.Context) error {
 	db := s.cfg.State()
-	waiting, err := db.WorkByStatus(ctx, model.StatusNew)
+	waiting, err := db.Waiting(ctx, s.cfg.NodeUID)
 	if err != nil {
 		return err
 	}
@@ -142,12 +142,12 @@ func (s *Scheduler) pass(ctx context.Context) error {
 		if r, ok := s.reserved[w.UID]; ok && r.round == w.Round && !w.RoundClosed {
 			continue // voted yes, waiting for the others
 		}
-		round, voted, err := s.roundToVote(ctx, db, w)
-		if err != nil {
-			return err
-		}
-		if voted {
-			continue
+		round := w.Round
+		switch {
+		case w.RoundClosed:
+			round++ // the round ended without a winner: only a "yes" reopens the election
+		case w.Voted:
+			continue // voted, waiting for the others
 		}
 		l, err := s.cfg.Labels.Get(ctx, w.LabelUID)
 		if errors.Is(err, state.ErrNotFound) {
@@ -171,26 +171,6 @@ func (s *Scheduler) pass(ctx context.Context) error {
 		go s.vote(ctx, w.UID, round, idx)
 	}
 	return nil
-}
-
-// roundToVote tells which round this node should vote in, or voted=true when it already did
-// all it should: it votes once in the current round, and after a round closed without a winner
-// it may open the next one.
-func (s *Scheduler) roundToVote(ctx context.Context, db *state.DB, w state.Work) (round uint16, voted bool, err error) {
-	_, err = db.Vote(ctx, w.UID, s.cfg.NodeUID, w.Round)
-	switch {
-	case errors.Is(err, state.ErrNotFound):
-		if w.RoundClosed {
-			return w.Round + 1, false, nil
-		}
-		return w.Round, false, nil
-	case err != nil:
-		return 0, false, err
-	}
-	if !w.RoundClosed {
-		return w.Round, true, nil
-	}
-	return w.Round + 1, false, nil
 }
 
 // releaseDecided drops reservations whose application is no longer waiting in that round.

@@ -18,8 +18,8 @@ type Result struct {
 // applyCtx is one command being applied: its transaction, its log time and the events it raises.
 type applyCtx struct {
 	ctx    context.Context
-	tx     *sql.Tx
 	now    time.Time // the proposer's time stamped into the command: the FSM's only clock
+	stmts  *stmtCache
 	events []Event
 }
 
@@ -54,28 +54,66 @@ var handlers = map[command.Type]handler{
 // nothing. The returned error is a fault of the database itself: the caller must stop, because
 // replicas would diverge.
 func (db *DB) Apply(env command.Envelope, c command.Command) (Result, []Event, error) {
-	h, ok := handlers[env.Type]
-	if !ok {
-		return Result{}, nil, fmt.Errorf("no handler for command type %d", env.Type)
-	}
-	ctx := context.Background()
-	tx, err := db.w.BeginTx(ctx, nil)
+	res, events, err := db.ApplyBatch([]Item{{Env: env, Command: c}})
 	if err != nil {
-		return Result{}, nil, fmt.Errorf("begin apply: %w", err)
+		return Result{}, nil, err
 	}
-	a := &applyCtx{ctx: ctx, tx: tx, now: env.Time}
-	v, herr := h(a, c)
-	if herr != nil {
-		tx.Rollback()
-		if isRefusal(herr) {
-			return Result{Err: herr}, nil, nil
+	return res[0], events, nil
+}
+
+// Item is one decoded command of a batch.
+type Item struct {
+	Env     command.Envelope
+	Command command.Command
+}
+
+// ApplyBatch applies commands in order in one transaction (one commit for the batch, the raft
+// log delivers commands in batches under load); each command sits in its own savepoint, so a
+// refused command changes nothing while the others apply.
+func (db *DB) ApplyBatch(items []Item) ([]Result, []Event, error) {
+	ctx := context.Background()
+	tx := &writeTx{ctx: ctx, c: db.wc}
+	if err := tx.exec("BEGIN IMMEDIATE"); err != nil {
+		return nil, nil, fmt.Errorf("begin apply: %w", err)
+	}
+	results := make([]Result, len(items))
+	var events []Event
+	for i, it := range items {
+		h, ok := handlers[it.Env.Type]
+		if !ok {
+			tx.Rollback()
+			return nil, nil, fmt.Errorf("no handler for command type %d", it.Env.Type)
 		}
-		return Result{}, nil, fmt.Errorf("apply command %d: %w", env.Type, herr)
+		if err := tx.exec("SAVEPOINT cmd"); err != nil {
+			tx.Rollback()
+			return nil, nil, err
+		}
+		a := &applyCtx{ctx: ctx, now: it.Env.Time, stmts: db.ws}
+		v, herr := h(a, it.Command)
+		switch {
+		case herr == nil:
+			results[i] = Result{Value: v}
+			events = append(events, a.events...)
+		case isRefusal(herr):
+			results[i] = Result{Err: herr}
+			if err := tx.exec("ROLLBACK TO cmd"); err != nil {
+				tx.Rollback()
+				return nil, nil, err
+			}
+		default:
+			tx.Rollback()
+			return nil, nil, fmt.Errorf("apply command %d: %w", it.Env.Type, herr)
+		}
+		if err := tx.exec("RELEASE cmd"); err != nil {
+			tx.Rollback()
+			return nil, nil, err
+		}
 	}
-	if err := tx.Commit(); err != nil {
-		return Result{}, nil, fmt.Errorf("commit command %d: %w", env.Type, err)
+	if err := tx.exec("COMMIT"); err != nil {
+		tx.Rollback()
+		return nil, nil, fmt.Errorf("commit batch: %w", err)
 	}
-	return Result{Value: v}, a.events, nil
+	return results, events, nil
 }
 
 // refusal marks an error as the command's fault rather than the database's.
@@ -94,9 +132,40 @@ func isRefusal(err error) bool {
 }
 
 func (a *applyCtx) exec(query string, args ...any) (sql.Result, error) {
-	return a.tx.ExecContext(a.ctx, query, args...)
+	st, err := a.stmts.get(a.ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(a.ctx, args...)
+}
+
+func (a *applyCtx) query(query string, args ...any) (*sql.Rows, error) {
+	st, err := a.stmts.get(a.ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(a.ctx, args...)
 }
 
 func (a *applyCtx) queryRow(query string, args ...any) *sql.Row {
-	return a.tx.QueryRowContext(a.ctx, query, args...)
+	st, err := a.stmts.get(a.ctx, query)
+	if err != nil {
+		return a.stmts.c.QueryRowContext(a.ctx, query, args...) // reports the same error through Scan
+	}
+	return st.QueryRowContext(a.ctx, args...)
 }
+
+// writeTx is a transaction on the writer connection, run by hand (BEGIN/COMMIT) so the
+// connection's prepared statements serve every transaction.
+type writeTx struct {
+	ctx context.Context
+	c   *sql.Conn
+}
+
+func (t *writeTx) exec(q string) error {
+	_, err := t.c.ExecContext(t.ctx, q)
+	return err
+}
+
+// Rollback abandons the transaction.
+func (t *writeTx) Rollback() { _ = t.exec("ROLLBACK") }

@@ -18,7 +18,10 @@ import (
 type DB struct {
 	path string
 	w    *sql.DB
+	wc   *sql.Conn // the one writer connection; only Apply (the FSM) and Backup use it
 	r    *sql.DB
+	ws   *stmtCache // statements of the writer connection
+	rs   *stmtCache // statements of the reader pool
 }
 
 // Open opens (creating when missing) the database at path and migrates it to the newest schema.
@@ -42,7 +45,13 @@ func Open(path string) (*DB, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	r.SetConnMaxLifetime(0)
-	return &DB{path: path, w: w, r: r}, nil
+	wc, err := w.Conn(context.Background())
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("open state db writer: %w", err)
+	}
+	return &DB{path: path, w: w, wc: wc, r: r, ws: &stmtCache{db: wc, c: wc}, rs: &stmtCache{db: r}}, nil
 }
 
 func dsn(path string, readOnly bool) string {
@@ -55,7 +64,6 @@ func dsn(path string, readOnly bool) string {
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
 	}
-	q.Set("_txlock", "immediate")
 	return "file:" + path + "?" + q.Encode()
 }
 
@@ -93,12 +101,14 @@ func (db *DB) Path() string { return db.path }
 
 // Close closes both connections.
 func (db *DB) Close() error {
-	return errors.Join(db.r.Close(), db.w.Close())
+	db.rs.close()
+	db.ws.close()
+	return errors.Join(db.r.Close(), db.wc.Close(), db.w.Close())
 }
 
 // Backup writes a consistent copy of the database to path (which must not exist).
 func (db *DB) Backup(ctx context.Context, path string) error {
-	if _, err := db.w.ExecContext(ctx, "VACUUM INTO ?", path); err != nil {
+	if _, err := db.wc.ExecContext(ctx, "VACUUM INTO ?", path); err != nil {
 		return fmt.Errorf("backup state db: %w", err)
 	}
 	return nil

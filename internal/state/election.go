@@ -120,7 +120,7 @@ func (a *applyCtx) decide(app appRow, votes []model.Vote, stateUID model.UID) er
 }
 
 func (a *applyCtx) roundVotes(app model.UID, round uint16) ([]model.Vote, error) {
-	rows, err := a.tx.QueryContext(a.ctx, `SELECT `+voteCols+` FROM vote WHERE application_uid = ? AND round = ? ORDER BY seq`, app.String(), round)
+	rows, err := a.query(`SELECT `+voteCols+` FROM vote WHERE application_uid = ? AND round = ? ORDER BY seq`, app.String(), round)
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +136,7 @@ func (a *applyCtx) eligibleNodes(label model.UID) ([]model.UID, error) {
 	}
 	var defs []model.LabelDefinition
 	_ = json.Unmarshal([]byte(defsText), &defs)
-	rows, err := a.tx.QueryContext(a.ctx, `SELECT uid, drivers FROM node WHERE updated_at >= ?`, fmtTime(a.now.Add(-LiveWindow)))
+	rows, err := a.query(`SELECT uid, drivers FROM node WHERE updated_at >= ?`, fmtTime(a.now.Add(-LiveWindow)))
 	if err != nil {
 		return nil, err
 	}

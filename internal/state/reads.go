@@ -40,7 +40,14 @@ func list[T any](ctx context.Context, db *DB, table, cols string, scan func(scan
 		q += ` AND (` + cond + `)`
 		args = append(args, fargs...)
 	}
-	rows, err := db.r.QueryContext(ctx, q+` ORDER BY seq`, args...)
+	q += ` ORDER BY seq`
+	var rows *sql.Rows
+	var err error
+	if f != nil {
+		rows, err = db.r.QueryContext(ctx, q, args...) // user filters vary: not cached
+	} else {
+		rows, err = db.query(ctx, q, args...)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -49,7 +56,7 @@ func list[T any](ctx context.Context, db *DB, table, cols string, scan func(scan
 
 // one reads a single object; a missing row is ErrNotFound.
 func one[T any](ctx context.Context, db *DB, table, cols string, scan func(scanner) (T, error), where string, args ...any) (T, error) {
-	v, err := scan(db.r.QueryRowContext(ctx, `SELECT `+cols+` FROM `+table+` WHERE `+where, args...))
+	v, err := scan(db.queryRow(ctx, `SELECT `+cols+` FROM `+table+` WHERE `+where, args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return v, ErrNotFound
 	}
@@ -68,7 +75,7 @@ func (db *DB) User(ctx context.Context, name string) (model.User, error) {
 
 // UserCredentials returns a user's stored hash and a stamp that changes whenever the user does.
 func (db *DB) UserCredentials(ctx context.Context, name string) (hash []byte, stamp string, err error) {
-	err = db.r.QueryRowContext(ctx, `SELECT hash, seq || '/' || updated_at FROM user WHERE name = ?`, name).Scan(&hash, &stamp)
+	err = db.queryRow(ctx, `SELECT hash, seq || '/' || updated_at FROM user WHERE name = ?`, name).Scan(&hash, &stamp)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, "", ErrNotFound
 	}
@@ -116,7 +123,7 @@ func (db *DB) Task(ctx context.Context, uid model.UID) (model.ApplicationTask, e
 
 // PendingTasks lists the tasks of app waiting for status when (result still {}), newest first.
 func (db *DB) PendingTasks(ctx context.Context, app model.UID, when model.Status) ([]model.ApplicationTask, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+taskCols+` FROM application_task WHERE application_uid = ? AND "when" = ? AND result = '{}' ORDER BY seq DESC`,
+	rows, err := db.query(ctx, `SELECT `+taskCols+` FROM application_task WHERE application_uid = ? AND "when" = ? AND result = '{}' ORDER BY seq DESC`,
 		app.String(), string(when))
 	if err != nil {
 		return nil, err

@@ -248,3 +248,38 @@ func TestDeterminism(t *testing.T) {
 		t.Errorf("the same commands gave different events")
 	}
 }
+
+// TestMigrateFromVersion1 opens a database written by the first schema: the application rows
+// get the columns added later.
+func TestMigrateFromVersion1(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "state.db")
+	raw, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		migrations[0],
+		`INSERT INTO application (uid, created_at, owner_name, label_uid, metadata, status, status_at)
+			VALUES ('` + testUID(kApp, 1).String() + `', '2025-01-01 00:00:00.000000000+00:00', 'alice', '', '{}', 'NEW', '2025-01-01 00:00:00.000000000+00:00')`,
+		`PRAGMA user_version = 1`,
+	} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	raw.Close()
+	db, err := Open(path)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	defer db.Close()
+	var v int
+	if err := db.r.QueryRow("PRAGMA user_version").Scan(&v); err != nil || v != len(migrations) {
+		t.Errorf("user_version = %d, %v; want %d", v, err, len(migrations))
+	}
+	w, err := db.WorkOf(context.Background(), testUID(kApp, 1))
+	if err != nil || w.Status != model.StatusNew || !w.RoundAt.IsZero() {
+		t.Errorf("WorkOf = %+v, %v", w, err)
+	}
+}

@@ -21,6 +21,7 @@ type Work struct {
 	HasResource     bool
 	StatusAt        time.Time // when the current status was recorded
 	RoundAt         time.Time // when the current election round opened
+	Voted           bool      // (Waiting only) the asking node voted in the current round
 }
 
 const workCols = `a.uid, a.created_at, a.label_uid, a.status, a.node_uid, a.definition_index, a.round, a.round_closed,
@@ -40,17 +41,34 @@ func (db *DB) WorkByStatus(ctx context.Context, statuses ...model.Status) ([]Wor
 	for i, s := range statuses {
 		args[i] = string(s)
 	}
-	rows, err := db.r.QueryContext(ctx, q, args...)
+	rows, err := db.query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
 	return collect(rows, scanWork)
 }
 
+// Waiting lists the NEW applications, oldest first, telling for each whether node voted in
+// its current round.
+func (db *DB) Waiting(ctx context.Context, node model.UID) ([]Work, error) {
+	rows, err := db.query(ctx, `SELECT `+workCols+`,
+		EXISTS (SELECT 1 FROM vote v WHERE v.application_uid = a.uid AND v.node_uid = ? AND v.round = a.round)
+		FROM application a WHERE a.status = 'NEW' ORDER BY a.seq`, node.String())
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, func(s scanner) (Work, error) {
+		var w Work
+		err := s.Scan(uidCol{&w.UID}, timeCol{&w.CreatedAt}, uidCol{&w.LabelUID}, &w.Status, uidCol{&w.NodeUID},
+			&w.DefinitionIndex, &w.Round, &w.RoundClosed, &w.HasResource, timeCol{&w.StatusAt}, timeCol{&w.RoundAt}, &w.Voted)
+		return w, err
+	})
+}
+
 // NodeWork lists the applications assigned to node that still hold or may hold a resource there:
 // every non-final status, and final ones whose resource is not removed yet.
 func (db *DB) NodeWork(ctx context.Context, node model.UID) ([]Work, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+workCols+` FROM application a
+	rows, err := db.query(ctx, `SELECT `+workCols+` FROM application a
 		WHERE a.node_uid = ? AND (a.status IN ('ELECTED','ALLOCATED','DEALLOCATE')
 			OR EXISTS (SELECT 1 FROM resource r WHERE r.application_uid = a.uid))
 		ORDER BY a.seq`, node.String())

@@ -24,7 +24,37 @@ type fsm struct {
 	seq  atomic.Uint64 // names snapshot files
 }
 
-var _ raft.FSM = (*fsm)(nil)
+var _ raft.BatchingFSM = (*fsm)(nil)
+
+// ApplyBatch applies the commands of a batch of log entries in one database transaction.
+func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
+	out := make([]any, len(logs))
+	var items []state.Item
+	var at []int
+	for i, l := range logs {
+		if l.Type != raft.LogCommand {
+			continue
+		}
+		env, c, err := command.Decode(l.Data)
+		if err != nil {
+			panic(fmt.Sprintf("raft log index %d: %v", l.Index, err))
+		}
+		items = append(items, state.Item{Env: env, Command: c})
+		at = append(at, i)
+	}
+	if len(items) == 0 {
+		return out
+	}
+	results, events, err := f.db.Load().ApplyBatch(items)
+	if err != nil {
+		panic(fmt.Sprintf("raft log index %d..%d: %v", logs[0].Index, logs[len(logs)-1].Index, err))
+	}
+	for k, i := range at {
+		out[i] = results[k]
+	}
+	f.bus.Publish(events)
+	return out
+}
 
 func (f *fsm) Apply(l *raft.Log) any {
 	if l.Type != raft.LogCommand {

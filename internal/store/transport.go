@@ -21,19 +21,30 @@ type StreamLayer struct {
 	conns  chan net.Conn
 	closed chan struct{}
 	once   sync.Once
+
+	mu     sync.Mutex
+	active map[*watchedConn]struct{}
 }
 
 var _ raft.StreamLayer = (*StreamLayer)(nil)
 
 // NewStreamLayer makes a stream layer advertising addr and dialling peers with dial.
 func NewStreamLayer(addr string, dial func(address string, timeout time.Duration) (net.Conn, error)) *StreamLayer {
-	return &StreamLayer{addr: advertised(addr), dial: dial, conns: make(chan net.Conn), closed: make(chan struct{})}
+	return &StreamLayer{addr: advertised(addr), dial: dial, conns: make(chan net.Conn), closed: make(chan struct{}), active: map[*watchedConn]struct{}{}}
 }
 
 // Handoff gives an accepted connection to raft and blocks until raft closes it (the HTTPS
 // server closes a connection when its protocol handler returns).
 func (l *StreamLayer) Handoff(c net.Conn) {
 	w := &watchedConn{Conn: c, done: make(chan struct{})}
+	l.mu.Lock()
+	l.active[w] = struct{}{}
+	l.mu.Unlock()
+	defer func() {
+		l.mu.Lock()
+		delete(l.active, w)
+		l.mu.Unlock()
+	}()
 	select {
 	case l.conns <- w:
 	case <-l.closed:
@@ -44,6 +55,16 @@ func (l *StreamLayer) Handoff(c net.Conn) {
 	case <-w.done:
 	case <-l.closed:
 		c.Close()
+	}
+}
+
+// DropConns closes the connections peers opened to this node (the HTTPS server is stopping);
+// raft keeps accepting until the store closes.
+func (l *StreamLayer) DropConns() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for w := range l.active {
+		w.Close()
 	}
 }
 
