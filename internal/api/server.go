@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -20,7 +21,8 @@ const maxBody = 64 << 10
 
 type server struct {
 	Deps
-	log *slog.Logger
+	log   *slog.Logger
+	creds sync.Map // user name → credential; dropped whenever users change
 }
 
 // handlerFunc handles an authenticated request and returns the value to answer with.
@@ -28,8 +30,9 @@ type handlerFunc func(r *http.Request, caller string) (any, error)
 
 type callerKey struct{}
 
-// Register adds the /api/v1/ routes and the OpenAPI document to mux.
-func Register(mux *http.ServeMux, d Deps) {
+// Register adds the /api/v1/ routes and the OpenAPI document to mux. The returned function
+// must be called whenever users change (it drops the credentials the API keeps in memory).
+func Register(mux *http.ServeMux, d Deps) (usersChanged func()) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
@@ -43,6 +46,7 @@ func Register(mux *http.ServeMux, d Deps) {
 		w.Header().Set("Content-Type", "application/yaml")
 		w.Write(s.Spec)
 	})
+	return func() { s.creds.Clear() }
 }
 
 type route struct {
@@ -91,6 +95,10 @@ type rawResponse func(w http.ResponseWriter, r *http.Request)
 
 func (s *server) lookup(ctx context.Context) auth.LookupFunc {
 	return func(name string) (auth.Hash, string, bool) {
+		if c, ok := s.creds.Load(name); ok {
+			c := c.(credential)
+			return c.hash, c.stamp, true
+		}
 		b, stamp, err := s.State().UserCredentials(ctx, name)
 		if err != nil {
 			return auth.Hash{}, "", false
@@ -99,8 +107,15 @@ func (s *server) lookup(ctx context.Context) auth.LookupFunc {
 		if json.Unmarshal(b, &h) != nil {
 			return auth.Hash{}, "", false
 		}
+		s.creds.Store(name, credential{hash: h, stamp: stamp})
 		return h, stamp, true
 	}
+}
+
+// credential is a user's stored hash as last read from the state.
+type credential struct {
+	hash  auth.Hash
+	stamp string
 }
 
 // pathUID parses the {uid} path parameter.

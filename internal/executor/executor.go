@@ -97,7 +97,13 @@ func (e *Executor) Run(ctx context.Context) {
 			if ev.Kind == state.EventTask && ev.App == model.NilUID {
 				continue // a task result: nothing to do
 			}
-			if (ev.Kind == state.EventApplication || ev.Kind == state.EventResource || ev.Kind == state.EventTask) && ev.Node == e.cfg.NodeUID {
+			if ev.Node != e.cfg.NodeUID {
+				continue
+			}
+			// A resource event matters alone only for a recalled application (its resource
+			// must go); otherwise an application event about the same change follows.
+			if ev.Kind == state.EventApplication || ev.Kind == state.EventTask ||
+				ev.Kind == state.EventResource && ev.Status == model.StatusRecalled {
 				e.handle(ctx, ev.App)
 			}
 		case <-e.wake:

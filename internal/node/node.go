@@ -302,7 +302,7 @@ func start(ctx context.Context, cfg config.Config, logger *slog.Logger, errOut i
 	})
 
 	logger.Info("Fish starting API...")
-	api.Register(mux, api.Deps{
+	usersChanged := api.Register(mux, api.Deps{
 		Store:       st,
 		State:       func() api.Reader { return st.State() },
 		Auth:        auth.NewCache(0),
@@ -328,6 +328,8 @@ func start(ctx context.Context, cfg config.Config, logger *slog.Logger, errOut i
 	n.addr = ln.Addr().String()
 	logger.Info("API listening on: " + n.addr)
 
+	userEvents := st.Bus().Subscribe(256)
+	n.go_(func() { watchUsers(loopCtx, userEvents, usersChanged) })
 	if err := exec.Reconcile(loopCtx); err != nil {
 		return nil, fmt.Errorf("unable to reconcile this node's resources: %w", err)
 	}

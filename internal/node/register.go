@@ -86,3 +86,19 @@ func (w slogWriter) Write(p []byte) (int, error) {
 	w.log.Debug(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
 }
+
+// watchUsers tells the API to forget cached credentials whenever users change (or when events
+// were lost, as they might have been user changes).
+func watchUsers(ctx context.Context, sub *store.Subscription, changed func()) {
+	defer sub.Close()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-sub.C:
+			if ev.Kind == state.EventUser || sub.Lost() {
+				changed()
+			}
+		}
+	}
+}

@@ -102,8 +102,12 @@ func (s *Scheduler) Run(ctx context.Context) {
 // relevant reports whether an event can change what this node should vote.
 func relevant(ev state.Event) bool {
 	switch ev.Kind {
-	case state.EventApplication, state.EventNode, state.EventLabel, state.EventResource:
+	case state.EventNode, state.EventLabel:
 		return true
+	case state.EventApplication:
+		// A new application or round, or capacity freed by one that ended. ELECTED and
+		// ALLOCATED change nothing this node would vote differently on.
+		return ev.Status == model.StatusNew || ev.Status.Final()
 	}
 	return false
 }

@@ -68,10 +68,13 @@ func (db *DB) Waiting(ctx context.Context, node model.UID) ([]Work, error) {
 // NodeWork lists the applications assigned to node that still hold or may hold a resource there:
 // every non-final status, and final ones whose resource is not removed yet.
 func (db *DB) NodeWork(ctx context.Context, node model.UID) ([]Work, error) {
+	// Two indexed halves, so the cost follows the live work, not the history.
 	rows, err := db.query(ctx, `SELECT `+workCols+` FROM application a
-		WHERE a.node_uid = ? AND (a.status IN ('ELECTED','ALLOCATED','DEALLOCATE')
-			OR EXISTS (SELECT 1 FROM resource r WHERE r.application_uid = a.uid))
-		ORDER BY a.seq`, node.String())
+		WHERE a.node_uid = ? AND a.status IN ('ELECTED','ALLOCATED','DEALLOCATE')
+		UNION
+		SELECT `+workCols+` FROM resource r JOIN application a ON a.uid = r.application_uid
+		WHERE r.node_uid = ?
+		ORDER BY 1`, node.String(), node.String())
 	if err != nil {
 		return nil, err
 	}
