@@ -1,0 +1,49 @@
+// Command aquarium-fish runs one node of an Aquarium Fish cluster.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/aquarium-fish/aquarium-fish/internal/config"
+	"github.com/aquarium-fish/aquarium-fish/internal/node"
+
+	// The built-in drivers register themselves.
+	_ "github.com/aquarium-fish/aquarium-fish/internal/driver/docker"
+	_ "github.com/aquarium-fish/aquarium-fish/internal/driver/native"
+	_ "github.com/aquarium-fish/aquarium-fish/internal/driver/test"
+)
+
+// Set at build time with -ldflags "-X main.version=... -X main.buildTime=...".
+var (
+	version   = "dev"
+	buildTime = "unknown"
+)
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	cfg, err := config.Load(os.Args[1:], os.Stderr)
+	switch {
+	case errors.Is(err, config.ErrHelp):
+		return 0
+	case errors.Is(err, config.ErrVersion):
+		fmt.Printf("aquarium-fish %s (%s)\n", version, buildTime)
+		return 0
+	case err != nil:
+		fmt.Fprintf(os.Stderr, "aquarium-fish: %v\n", err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT)
+	defer stop()
+	if err := node.Run(ctx, cfg, node.Build{Version: version, Time: buildTime}, os.Stdout, os.Stderr); err != nil {
+		return 1
+	}
+	return 0
+}
