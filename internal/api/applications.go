@@ -70,7 +70,14 @@ func (s *server) applicationCreate(r *http.Request, caller string) (any, error) 
 		CreatedAt:   now,
 		Description: "Just created by Fish " + s.NodeName,
 	}
-	if _, err := s.Store.Apply(r.Context(), command.ApplicationCreate{Application: app, State: st}); err != nil {
+	cmd := command.ApplicationCreate{Application: app, State: st}
+	done := func(bool) {}
+	if s.Voter != nil {
+		cmd.Vote, done = s.Voter.Prevote(r.Context(), app)
+	}
+	_, err = s.Store.Apply(r.Context(), cmd)
+	done(err == nil)
+	if err != nil {
 		if errors.Is(err, state.ErrNotFound) {
 			return nil, badRequest("Unable to create application: label %s does not exist", app.LabelUID)
 		}

@@ -37,6 +37,11 @@ type Reader interface {
 	ServiceMapping(ctx context.Context, uid model.UID) (model.ServiceMapping, error)
 }
 
+// Voter casts this node's vote with an application it creates, when it can serve it.
+type Voter interface {
+	Prevote(ctx context.Context, app model.Application) (vote *command.Vote, done func(created bool))
+}
+
 // Control is this node's maintenance and shutdown switch.
 type Control interface {
 	SetShutdownDelay(d time.Duration)
@@ -50,6 +55,7 @@ type Deps struct {
 	State   func() Reader // the current state (it is swapped when a snapshot is restored)
 	Auth    *auth.Cache
 	Control Control
+	Voter   Voter // optional
 	Log     *slog.Logger
 	Now     func() time.Time
 	// NodeUID and NodeName identify this node (UID prefixes, state descriptions).

@@ -217,7 +217,11 @@ func (s *Store) Apply(ctx context.Context, c command.Command) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.raft.State() != raft.Leader {
+	switch s.raft.State() {
+	case raft.Shutdown:
+		return nil, ErrClosed
+	case raft.Leader:
+	default:
 		return s.forward(ctx, b)
 	}
 	timeout := s.cfg.ApplyTimeout
