@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
-	"unicode"
+
+	"github.com/aquarium-fish/aquarium-fish/internal/metaenv"
 )
 
 // The content types of the rendered metadata.
@@ -42,7 +42,7 @@ var (
 // JSON is compact with the keys of every object sorted; prefix is ignored. The text formats emit
 // one line per leaf value, sorted by key: nested objects are flattened by joining the path with
 // ".", prefix (when not empty) being the first component, then the key is cleaned up to a valid
-// variable name (see cleanKey). Empty or null metadata renders as an empty object.
+// variable name (see metaenv.CleanKey). Empty or null metadata renders as an empty object.
 func Render(metadata json.RawMessage, format, prefix string) (body []byte, contentType string, err error) {
 	switch format {
 	case "", FormatJSON:
@@ -102,97 +102,24 @@ func renderJSON(metadata json.RawMessage) ([]byte, error) {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
-// renderText writes one line per leaf in the env, export or ps1 format.
+// renderText writes one line per leaf in the env, export or ps1 format, sorted by key. Two paths
+// that clean up to the same key both keep their line, in the order of their raw keys.
 func renderText(obj map[string]any, format, prefix string) []byte {
-	vars := map[string][]string{}
-	var path []string
-	if prefix != "" {
-		path = append(path, prefix)
-	}
-	flatten(vars, path, obj)
-
-	keys := make([]string, 0, len(vars))
-	for k := range vars {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	vars := metaenv.Flatten(obj, prefix)
+	sort.SliceStable(vars, func(i, j int) bool { return vars[i].Key < vars[j].Key })
 
 	var buf bytes.Buffer
-	for _, k := range keys {
-		for _, v := range vars[k] {
-			switch format {
-			case FormatPS1:
-				buf.WriteString("$" + k + "='" + strings.ReplaceAll(v, "'", "''") + "'\n")
-			case FormatExport:
-				buf.WriteString("export " + k + "=" + shellQuote(v) + "\n")
-			default:
-				buf.WriteString(k + "=" + shellQuote(v) + "\n")
-			}
+	for _, v := range vars {
+		switch format {
+		case FormatPS1:
+			buf.WriteString("$" + v.Key + "='" + strings.ReplaceAll(v.Value, "'", "''") + "'\n")
+		case FormatExport:
+			buf.WriteString("export " + v.Key + "=" + shellQuote(v.Value) + "\n")
+		default:
+			buf.WriteString(v.Key + "=" + shellQuote(v.Value) + "\n")
 		}
 	}
 	return buf.Bytes()
-}
-
-// flatten collects the leaves of obj into vars, keyed by the cleaned-up joined path. Two paths
-// that clean up to the same key both keep their value, in the order of their raw keys.
-func flatten(vars map[string][]string, path []string, obj map[string]any) {
-	raw := make([]string, 0, len(obj))
-	for k := range obj {
-		raw = append(raw, k)
-	}
-	sort.Strings(raw)
-	for _, k := range raw {
-		p := append(path[:len(path):len(path)], k)
-		if sub, ok := obj[k].(map[string]any); ok {
-			flatten(vars, p, sub)
-			continue
-		}
-		key := cleanKey(strings.Join(p, "."))
-		if key == "" {
-			continue
-		}
-		vars[key] = append(vars[key], textValue(obj[k]))
-	}
-}
-
-// cleanKey turns a flattened path into a variable name: non-printable characters are dropped,
-// "." becomes "_", only [A-Za-z0-9_] is kept and leading digits are removed.
-func cleanKey(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if !unicode.IsPrint(r) {
-			continue
-		}
-		if r == '.' {
-			r = '_'
-		}
-		if isWordChar(r) {
-			b.WriteRune(r)
-		}
-	}
-	return strings.TrimLeft(b.String(), "0123456789")
-}
-
-func isWordChar(r rune) bool {
-	return r == '_' || ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z') || ('0' <= r && r <= '9')
-}
-
-// textValue prints a leaf in its natural text form: strings as they are, numbers like Go prints a
-// float64 (1, 1.5, 1e+06), booleans as true/false, null as the empty string and arrays Go-style
-// ("[a b]").
-func textValue(v any) string {
-	switch v := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return v
-	case float64:
-		return strconv.FormatFloat(v, 'g', -1, 64)
-	case bool:
-		return strconv.FormatBool(v)
-	default:
-		return fmt.Sprint(v)
-	}
 }
 
 // shellQuote quotes s for a POSIX shell: unchanged when it holds only safe characters, two single
@@ -207,6 +134,8 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'"'"'`) + "'"
 }
 
+// isShellSafe reports whether r is in [A-Za-z0-9_@%+=:,./-].
 func isShellSafe(r rune) bool {
-	return isWordChar(r) || strings.ContainsRune("@%+=:,./-", r)
+	return ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z') || ('0' <= r && r <= '9') ||
+		strings.ContainsRune("_@%+=:,./-", r)
 }

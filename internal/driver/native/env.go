@@ -1,13 +1,11 @@
 package native
 
 import (
-	"encoding/json"
-	"fmt"
 	"net/netip"
 	"sort"
-	"strconv"
 	"strings"
-	"unicode"
+
+	"github.com/aquarium-fish/aquarium-fish/internal/metaenv"
 )
 
 // MetaURLVar is the environment variable that tells the entry where the node's metadata API
@@ -15,77 +13,22 @@ import (
 const MetaURLVar = "FISH_META_URL"
 
 // metadataEnv flattens the merged metadata into environment variables named like the lines of
-// the meta API's env format (api-v1.md §5.9): nested keys joined with "_", only [A-Za-z0-9_]
-// kept, leading digits dropped, keys that become empty skipped. Values are their natural text
-// (not shell-quoted: they go straight into the environment); string values containing "{{"
-// are rendered as templates with data, and stay as they are when that fails.
+// the meta API's env format (api-v1.md §5.9, see metaenv.Flatten); when two paths clean up to
+// the same name, the one sorting last wins. Values are their natural text (not shell-quoted: they
+// go straight into the environment) with NULs dropped; string values containing "{{" are
+// rendered as templates with data, and stay as they are when that fails.
 func metadataEnv(md map[string]any, data templateData) map[string]string {
 	env := map[string]string{}
-	flattenEnv(env, nil, md, data)
-	return env
-}
-
-func flattenEnv(env map[string]string, path []string, obj map[string]any, data templateData) {
-	keys := make([]string, 0, len(obj))
-	for k := range obj {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		p := append(path[:len(path):len(path)], k)
-		if sub, ok := obj[k].(map[string]any); ok {
-			flattenEnv(env, p, sub, data)
-			continue
-		}
-		name := envKey(strings.Join(p, "."))
-		if name == "" {
-			continue
-		}
-		v := envValue(obj[k])
+	for _, kv := range metaenv.Flatten(md, "") {
+		v := kv.Value
 		if strings.Contains(v, "{{") {
-			if r, err := render(name, v, data); err == nil {
+			if r, err := render(kv.Key, v, data); err == nil {
 				v = r
 			}
 		}
-		env[name] = strings.ReplaceAll(v, "\x00", "")
+		env[kv.Key] = strings.ReplaceAll(v, "\x00", "")
 	}
-}
-
-// envKey cleans a flattened key: non-printable characters dropped, "." becomes "_", only
-// [A-Za-z0-9_] kept, leading digits removed.
-func envKey(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if !unicode.IsPrint(r) {
-			continue
-		}
-		if r == '.' {
-			r = '_'
-		}
-		if r == '_' || ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z') || ('0' <= r && r <= '9') {
-			b.WriteRune(r)
-		}
-	}
-	return strings.TrimLeft(b.String(), "0123456789")
-}
-
-// envValue prints a leaf: strings as they are, numbers like Go prints a float64, booleans as
-// true/false, null as "", anything else Go-style.
-func envValue(v any) string {
-	switch v := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return v
-	case float64:
-		return strconv.FormatFloat(v, 'g', -1, 64)
-	case json.Number:
-		return v.String()
-	case bool:
-		return strconv.FormatBool(v)
-	default:
-		return fmt.Sprint(v)
-	}
+	return env
 }
 
 // metaURL is the metadata API address a local process uses: an unspecified listen address is
