@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,16 +38,34 @@ func Register(mux *http.ServeMux, d Deps) (usersChanged func()) {
 		d.Now = time.Now
 	}
 	s := &server{Deps: d, log: d.Log.With("component", "api")}
+	notFoundH := s.wrap(func(*http.Request, string) (any, error) { return nil, notFound("Not Found") })
+	noSlash := map[string]bool{}
 	for _, rt := range s.routes() {
 		mux.Handle(rt.pattern, s.wrap(rt.h))
+		if _, path, ok := strings.Cut(strings.TrimSuffix(rt.pattern, "{$}"), " "); ok && strings.HasSuffix(path, "/") {
+			noSlash[strings.TrimSuffix(path, "/")] = true
+		}
 	}
 	// Unknown /api/v1/ paths: authentication first, then 404.
-	mux.Handle("/api/v1/", s.wrap(func(*http.Request, string) (any, error) { return nil, notFound("Not Found") }))
+	mux.Handle("/api/v1/", notFoundH)
+	// The other spelling of a collection is not found, not redirected (ServeMux would redirect
+	// "/api/v1/label" to "/api/v1/label/"), unless it is a route of its own ("/api/v1/user/me"
+	// is the user named "me").
+	for path := range noSlash {
+		handleUnlessRouted(mux, path, notFoundH)
+	}
 	mux.HandleFunc("GET /api/openapi.yaml", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/yaml")
 		w.Write(s.Spec)
 	})
 	return func() { s.creds.Clear() }
+}
+
+// handleUnlessRouted registers h for pattern unless the pattern overlaps a route already
+// registered (ServeMux reports the overlap by panicking).
+func handleUnlessRouted(mux *http.ServeMux, pattern string, h http.Handler) {
+	defer func() { _ = recover() }()
+	mux.Handle(pattern, h)
 }
 
 type route struct {

@@ -29,11 +29,11 @@ func (e *Executor) allocate(ctx context.Context, app model.UID) {
 		e.fail(ctx, app, "Driver allocate resource error:unable to read the label: "+err.Error())
 		return
 	}
-	if w.DefinitionIndex < 0 || w.DefinitionIndex >= len(l.Definitions) {
+	def, ok := w.Def()
+	if !ok {
 		e.fail(ctx, app, fmt.Sprintf("Driver allocate resource error:label has no definition %d", w.DefinitionIndex))
 		return
 	}
-	def := l.Definitions[w.DefinitionIndex]
 	md, err := mergeMetadata(a.Metadata, l.Metadata)
 	if err != nil {
 		e.fail(ctx, app, err.Error())

@@ -57,21 +57,32 @@ func (e *Executor) deallocate(ctx context.Context, app model.UID) {
 	e.apply(ctx, command.ResourceDelete{ApplicationUID: app, State: st})
 }
 
-// resourceDriver finds the driver instance that made res.
+// resourceDriver finds the driver instance that made res, from the definition recorded when
+// its application was elected (the label may be gone since).
 func (e *Executor) resourceDriver(ctx context.Context, res model.Resource) (driver.Driver, error) {
-	l, err := e.cfg.Labels.Get(ctx, res.LabelUID)
+	def, err := e.definition(ctx, res.ApplicationUID)
 	if err != nil {
-		return nil, fmt.Errorf("unable to read the label: %w", err)
+		return nil, err
 	}
-	if res.DefinitionIndex < 0 || res.DefinitionIndex >= len(l.Definitions) {
-		return nil, fmt.Errorf("label has no definition %d", res.DefinitionIndex)
-	}
-	name := l.Definitions[res.DefinitionIndex].Driver
+	name := def.Driver
 	drv, ok := e.cfg.Drivers()[name]
 	if !ok {
 		return nil, fmt.Errorf("driver %s is not enabled on this node", name)
 	}
 	return drv, nil
+}
+
+// definition is the label definition the election chose for app.
+func (e *Executor) definition(ctx context.Context, app model.UID) (model.LabelDefinition, error) {
+	w, err := e.cfg.State().WorkOf(ctx, app)
+	if err != nil {
+		return model.LabelDefinition{}, fmt.Errorf("unable to read the application: %w", err)
+	}
+	def, ok := w.Def()
+	if !ok {
+		return def, fmt.Errorf("no definition recorded for application %s", app)
+	}
+	return def, nil
 }
 
 func (e *Executor) backoff(attempt int) time.Duration {

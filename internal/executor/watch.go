@@ -96,9 +96,8 @@ func (e *Executor) stopTimer(app model.UID) {
 // lifetime is the definition's lifetime, else the node default, else none. A definition lifetime
 // that parses (even "0" or negative) is used as is: zero or less means no expiry.
 func (e *Executor) lifetime(ctx context.Context, res model.Resource) time.Duration {
-	l, err := e.cfg.Labels.Get(ctx, res.LabelUID)
-	if err == nil && res.DefinitionIndex >= 0 && res.DefinitionIndex < len(l.Definitions) {
-		if s := l.Definitions[res.DefinitionIndex].Resources.Lifetime; s != "" {
+	if def, err := e.definition(ctx, res.ApplicationUID); err == nil {
+		if s := def.Resources.Lifetime; s != "" {
 			if d, err := time.ParseDuration(s); err == nil {
 				return d
 			}

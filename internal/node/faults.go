@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"errors"
 	"net"
 	"sync"
@@ -195,3 +196,24 @@ func (c *faultConn) Close() error {
 	})
 	return c.Conn.Close()
 }
+
+// tick pokes c every interval (without blocking) until ctx ends: the heartbeat loop beats on
+// each poke, so a test can beat more often than state.HeartbeatInterval.
+func tick(ctx context.Context, every time.Duration, c chan<- struct{}) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			select {
+			case c <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// IsLeader reports whether the node leads the cluster now (tests and benchmarks).
+func (n *node) IsLeader() bool { return n.st.IsLeader() }

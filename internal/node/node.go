@@ -55,9 +55,14 @@ func Run(ctx context.Context, cfg config.Config, b Build, out, errOut io.Writer)
 
 // Start starts a node and returns once it serves ("Fish initialized"). Wait runs it.
 func Start(ctx context.Context, cfg config.Config, b Build, out, errOut io.Writer) (*Node, error) {
+	return StartWith(ctx, cfg, b, Options{}, out, errOut)
+}
+
+// StartWith is Start with the knobs of tests and benchmarks (fault injection, short deadlines).
+func StartWith(ctx context.Context, cfg config.Config, b Build, opts Options, out, errOut io.Writer) (*Node, error) {
 	logger := logging.New(out, cfg.LogLevel, cfg.Timestamp)
 	logger.Info(fmt.Sprintf("Aquarium Fish %s (%s)", b.Version, b.Time))
-	n, err := start(ctx, cfg, logger, errOut)
+	n, err := start(ctx, cfg, opts, logger, out, errOut)
 	if err != nil {
 		logger.Error(err.Error())
 		return nil, err
@@ -108,7 +113,7 @@ type node struct {
 	loops   sync.WaitGroup
 }
 
-func start(ctx context.Context, cfg config.Config, logger *slog.Logger, errOut io.Writer) (*node, error) {
+func start(ctx context.Context, cfg config.Config, opts Options, logger *slog.Logger, out, errOut io.Writer) (*node, error) {
 	if err := os.MkdirAll(cfg.Directory, 0o750); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
@@ -140,7 +145,7 @@ func start(ctx context.Context, cfg config.Config, logger *slog.Logger, errOut i
 	if !cfg.NodeAddressSet {
 		advertise = ln.Addr().String()
 	}
-	peers := newPeerTLS(mat)
+	peers := newPeerTLS(mat, uid.String(), opts.Faults)
 
 	logger.Info("Fish starting ORM...")
 	stream := store.NewStreamLayer(advertise, peers.dialRaft)
@@ -153,6 +158,9 @@ func start(ctx context.Context, cfg config.Config, logger *slog.Logger, errOut i
 		Join:    len(cfg.ClusterJoin) > 0,
 		Log:     logger,
 		Alone:   len(cfg.ClusterJoin) == 0,
+
+		HeartbeatTimeout: opts.Timing.Raft,
+		ApplyTimeout:     opts.Timing.Apply,
 	})
 	if err != nil {
 		ln.Close()
@@ -170,7 +178,11 @@ func start(ctx context.Context, cfg config.Config, logger *slog.Logger, errOut i
 	// registered below, before "Fish initialized" tells clients to come.
 	mux := http.NewServeMux()
 	mux.Handle("/cluster/v1/", st.ClusterHandler(peers.verifyRequest))
-	n.srv = newServer(mux, mat, stream, peers, logger)
+	var handler http.Handler = mux
+	if cfg.LogLevel <= slog.LevelDebug {
+		handler = requestLog(mux, out)
+	}
+	n.srv = newServer(handler, mat, stream, peers, logger)
 	n.srv.RegisterOnShutdown(stream.DropConns)
 	n.srvErr = make(chan error, 1)
 	go func() { n.srvErr <- n.srv.Serve(tls.NewListener(ln, n.srv.TLSConfig)) }()
@@ -307,6 +319,7 @@ func start(ctx context.Context, cfg config.Config, logger *slog.Logger, errOut i
 		State:       func() api.Reader { return st.State() },
 		Auth:        auth.NewCache(0),
 		Control:     ctl,
+		Voter:       sched,
 		Log:         logger,
 		NodeUID:     uid,
 		NodeName:    cfg.NodeName,
@@ -336,20 +349,24 @@ func start(ctx context.Context, cfg config.Config, logger *slog.Logger, errOut i
 	n.go_(func() { exec.Run(loopCtx) })
 	n.go_(func() { sched.Run(loopCtx) })
 	n.go_(func() { beat(loopCtx, logger, st, uid, drv.names, ctl.Maintenance, heartbeat) })
+	if every := opts.Timing.Heartbeat; every > 0 {
+		n.go_(func() { tick(loopCtx, every, heartbeat) })
+	}
 	n.go_(func() {
 		scheduler.Supervise(loopCtx, scheduler.SupervisorConfig{
 			NodeUID:  uid,
 			Store:    st,
 			State:    st.State,
 			IsLeader: st.IsLeader,
-			Balance: func(seen map[model.UID]time.Time, now time.Time) {
+			Balance: func(seen map[model.UID]time.Time, grace time.Duration, now time.Time) {
 				byID := make(map[string]time.Time, len(seen))
 				for id, t := range seen {
 					byID[id.String()] = t
 				}
-				st.Balance(func() map[string]time.Time { return byID }, scheduler.LostGrace, now)
+				st.Balance(func() map[string]time.Time { return byID }, grace, now)
 			},
-			Log: logger,
+			Deadlines: opts.Timing.Supervise,
+			Log:       logger,
 		})
 	})
 	logger.Info("Fish initialized")

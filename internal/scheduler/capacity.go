@@ -2,8 +2,7 @@ package scheduler
 
 import (
 	"context"
-
-	"github.com/gobwas/glob"
+	"path"
 
 	"github.com/aquarium-fish/aquarium-fish/internal/driver"
 	"github.com/aquarium-fish/aquarium-fish/internal/model"
@@ -43,17 +42,17 @@ func (f Fitter) Fits(d model.LabelDefinition, usage driver.Usage) bool {
 	return err == nil && n >= 1
 }
 
-// MatchFilter reports whether every pattern matches at least one identifier. Patterns are globs
-// where '*' does not cross '/'; a malformed pattern matches nothing.
+// MatchFilter reports whether every pattern matches at least one identifier. Patterns are the
+// globs of behaviour.md §2.4 (path.Match: '*' does not cross '/', '?', classes, '\' escapes,
+// whole-string match); a malformed pattern matches nothing.
 func MatchFilter(patterns, identifiers []string) bool {
 	for _, p := range patterns {
-		g, err := glob.Compile(p, '/')
-		if err != nil {
+		if _, err := path.Match(p, ""); err != nil {
 			return false
 		}
 		matched := false
 		for _, id := range identifiers {
-			if g.Match(id) {
+			if ok, _ := path.Match(p, id); ok {
 				matched = true
 				break
 			}

@@ -2,11 +2,33 @@ package scheduler
 
 import (
 	"context"
+	"encoding/json"
 	"sync"
 
 	"github.com/aquarium-fish/aquarium-fish/internal/model"
 	"github.com/aquarium-fish/aquarium-fish/internal/state"
 )
+
+// definitions decodes the definitions recorded with elected applications, once per distinct
+// text (there are about as many as labels).
+type definitions struct {
+	m map[string]model.LabelDefinition
+}
+
+func (d *definitions) get(text string) (model.LabelDefinition, bool) {
+	if def, ok := d.m[text]; ok {
+		return def, true
+	}
+	var def model.LabelDefinition
+	if text == "" || json.Unmarshal([]byte(text), &def) != nil {
+		return def, false
+	}
+	if d.m == nil || len(d.m) > 10000 {
+		d.m = map[string]model.LabelDefinition{}
+	}
+	d.m[text] = def
+	return def, true
+}
 
 // Labels caches labels by UID: labels are immutable, so an entry never goes stale. An application
 // whose label was deleted after it was created is still served from the cached copy.

@@ -42,6 +42,7 @@ type Scheduler struct {
 	nudge chan struct{}
 
 	mu       sync.Mutex
+	defs     definitions
 	reserved map[model.UID]reservation // yes votes whose outcome is not known yet
 	pending  map[model.UID]uint16      // votes being proposed: app → round
 }
@@ -177,6 +178,51 @@ func (s *Scheduler) pass(ctx context.Context) error {
 	return nil
 }
 
+// Prevote is this node's round-0 vote for an application about to be created through it, or
+// nil when it cannot serve the application now. A "yes" is reserved at once; done must be
+// called with the outcome of the creation.
+func (s *Scheduler) Prevote(ctx context.Context, app model.Application) (vote *command.Vote, done func(created bool)) {
+	noop := func(bool) {}
+	db := s.cfg.State()
+	l, err := s.cfg.Labels.Get(ctx, app.LabelUID)
+	if err != nil {
+		return nil, noop
+	}
+	mine, err := db.NodeWork(ctx, s.cfg.NodeUID)
+	if err != nil {
+		return nil, noop
+	}
+	fit := s.cfg.Fitter()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	idx := fit.First(ctx, l, s.usage(ctx, fit, mine))
+	if idx < 0 {
+		return nil, noop // a "no" is cast by the scheduler's pass, as for any other application
+	}
+	s.reserved[app.UID] = reservation{round: 0, res: l.Definitions[idx].Resources}
+	s.pending[app.UID] = 0
+	v := &command.Vote{
+		Vote: model.Vote{
+			UID:            model.NewUID(s.cfg.NodeUID),
+			ApplicationUID: app.UID,
+			Available:      idx,
+			CreatedAt:      s.cfg.Now(),
+			NodeUID:        s.cfg.NodeUID,
+			Rand:           rand.Uint32(),
+		},
+		StateUID: model.NewUID(s.cfg.NodeUID),
+	}
+	return v, func(created bool) {
+		s.mu.Lock()
+		delete(s.pending, app.UID)
+		if !created {
+			delete(s.reserved, app.UID)
+		}
+		s.mu.Unlock()
+		s.Nudge()
+	}
+}
+
 // releaseDecided drops reservations whose application is no longer waiting in that round.
 func (s *Scheduler) releaseDecided(waiting []state.Work) {
 	open := make(map[model.UID]state.Work, len(waiting))
@@ -184,6 +230,9 @@ func (s *Scheduler) releaseDecided(waiting []state.Work) {
 		open[w.UID] = w
 	}
 	for uid, r := range s.reserved {
+		if _, proposing := s.pending[uid]; proposing {
+			continue // its vote is on its way (it may not even be created yet)
+		}
 		w, ok := open[uid]
 		if !ok || w.Round != r.round || w.RoundClosed {
 			delete(s.reserved, uid)
@@ -195,14 +244,13 @@ func (s *Scheduler) releaseDecided(waiting []state.Work) {
 func (s *Scheduler) usage(ctx context.Context, fit Fitter, mine []state.Work) driver.Usage {
 	var u driver.Usage
 	for _, w := range mine {
-		if w.DefinitionIndex < 0 || (w.Status.Final() && !w.HasResource) {
+		if w.Status.Final() && !w.HasResource {
 			continue
 		}
-		l, err := s.cfg.Labels.Get(ctx, w.LabelUID)
-		if err != nil || w.DefinitionIndex >= len(l.Definitions) {
+		d, ok := s.defs.get(w.Definition)
+		if !ok {
 			continue
 		}
-		d := l.Definitions[w.DefinitionIndex]
 		if drv, ok := fit.Drivers[d.Driver]; ok && drv.IsRemote() {
 			continue
 		}

@@ -21,16 +21,49 @@ const (
 	superviseEvery = time.Second
 )
 
+// Deadlines are the supervisor's timings; zero fields take the defaults. Tests shrink them.
+type Deadlines struct {
+	RoundTimeout time.Duration // default RoundTimeout
+	// LiveWindow: a node whose last heartbeat is older is gone (default state.LiveWindow). It
+	// must cover a few of the nodes' heartbeat intervals.
+	LiveWindow time.Duration
+	LostGrace  time.Duration // default LostGrace
+	VoterGrace time.Duration // a voter away this long is replaced; default LostGrace
+	Every      time.Duration // supervision pass interval; default one second
+}
+
+// withDefaults fills the zero fields.
+func (d Deadlines) withDefaults() Deadlines {
+	if d.RoundTimeout <= 0 {
+		d.RoundTimeout = RoundTimeout
+	}
+	if d.LiveWindow <= 0 {
+		d.LiveWindow = state.LiveWindow
+	}
+	if d.LostGrace <= 0 {
+		d.LostGrace = LostGrace
+	}
+	if d.VoterGrace <= 0 {
+		d.VoterGrace = LostGrace
+	}
+	if d.Every <= 0 {
+		d.Every = superviseEvery
+	}
+	return d
+}
+
 // SupervisorConfig wires a supervisor.
 type SupervisorConfig struct {
 	NodeUID  model.UID
 	Store    Applier
 	State    func() *state.DB
 	IsLeader func() bool
-	// Balance runs the leader's membership upkeep with when each node was last seen.
-	Balance func(lastSeen map[model.UID]time.Time, now time.Time)
-	Log     *slog.Logger
-	Now     func() time.Time
+	// Balance runs the leader's membership upkeep with when each node was last seen and how
+	// long a voter may be away before it is replaced.
+	Balance   func(lastSeen map[model.UID]time.Time, grace time.Duration, now time.Time)
+	Deadlines Deadlines
+	Log       *slog.Logger
+	Now       func() time.Time
 }
 
 // Supervise runs on every node and acts only while it leads: it closes election rounds past
@@ -41,8 +74,9 @@ func Supervise(ctx context.Context, cfg SupervisorConfig) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	cfg.Deadlines = cfg.Deadlines.withDefaults()
 	log := cfg.Log.With("component", "supervisor")
-	t := time.NewTicker(superviseEvery)
+	t := time.NewTicker(cfg.Deadlines.Every)
 	defer t.Stop()
 	for {
 		select {
@@ -62,16 +96,17 @@ func Supervise(ctx context.Context, cfg SupervisorConfig) {
 func supervise(ctx context.Context, cfg SupervisorConfig, log *slog.Logger) error {
 	db := cfg.State()
 	now := cfg.Now()
+	dl := cfg.Deadlines
 	seen, err := db.NodesLastSeen(ctx)
 	if err != nil {
 		return err
 	}
 	if cfg.Balance != nil {
-		cfg.Balance(seen, now)
+		cfg.Balance(seen, dl.VoterGrace, now)
 	}
 	live := func(n model.UID) bool {
 		t, ok := seen[n]
-		return ok && now.Sub(t) < state.LiveWindow
+		return ok && now.Sub(t) < dl.LiveWindow
 	}
 	work, err := db.WorkByStatus(ctx, model.StatusNew, model.StatusElected, model.StatusAllocated, model.StatusDeallocate)
 	if err != nil {
@@ -80,16 +115,16 @@ func supervise(ctx context.Context, cfg SupervisorConfig, log *slog.Logger) erro
 	for _, w := range work {
 		var c command.Command
 		switch {
-		case w.Status == model.StatusNew && !w.RoundClosed && now.Sub(w.RoundAt) > RoundTimeout:
+		case w.Status == model.StatusNew && !w.RoundClosed && now.Sub(w.RoundAt) > dl.RoundTimeout:
 			c = command.CloseRound{ApplicationUID: w.UID, Round: w.Round, StateUID: model.NewUID(cfg.NodeUID)}
-		case w.Status == model.StatusElected && !live(w.NodeUID) && now.Sub(w.StatusAt) > state.LiveWindow:
+		case w.Status == model.StatusElected && !live(w.NodeUID) && now.Sub(w.StatusAt) > dl.LiveWindow:
 			log.Warn("elected node is gone before allocating, electing again", "app", w.UID, "node", w.NodeUID)
 			c = command.Reelect{ApplicationUID: w.UID, Round: w.Round + 1, State: model.ApplicationState{
 				UID:         model.NewUID(cfg.NodeUID),
 				CreatedAt:   now,
 				Description: fmt.Sprintf("Elected node %s is gone before allocating: electing again", w.NodeUID),
 			}}
-		case (w.Status == model.StatusAllocated || w.Status == model.StatusDeallocate) && lost(seen[w.NodeUID], now):
+		case (w.Status == model.StatusAllocated || w.Status == model.StatusDeallocate) && now.Sub(seen[w.NodeUID]) > dl.LostGrace:
 			log.Warn("node holding an allocation is lost", "app", w.UID, "node", w.NodeUID)
 			c = command.ApplicationState{
 				State: model.ApplicationState{
@@ -109,8 +144,4 @@ func supervise(ctx context.Context, cfg SupervisorConfig, log *slog.Logger) erro
 		}
 	}
 	return nil
-}
-
-func lost(lastSeen, now time.Time) bool {
-	return now.Sub(lastSeen) > LostGrace
 }

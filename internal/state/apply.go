@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aquarium-fish/aquarium-fish/internal/store/command"
@@ -94,7 +95,12 @@ func (db *DB) ApplyBatch(items []Item) ([]Result, []Event, error) {
 		case herr == nil:
 			results[i] = Result{Value: v}
 			events = append(events, a.events...)
-		case isRefusal(herr):
+		case isRefusal(herr) || isConstraint(herr):
+			// A constraint failure is decided by the data alone, so every replica refuses
+			// the command the same way: it is the command's fault, not the database's.
+			if !isRefusal(herr) {
+				herr = refuse(ErrInvalid, "%v", herr)
+			}
 			results[i] = Result{Err: herr}
 			if err := tx.exec("ROLLBACK TO cmd"); err != nil {
 				tx.Rollback()
@@ -124,6 +130,10 @@ func (r refusal) Unwrap() error { return r.err }
 
 func refuse(sentinel error, format string, args ...any) error {
 	return refusal{fmt.Errorf("%w: "+format, append([]any{sentinel}, args...)...)}
+}
+
+func isConstraint(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "constraint failed")
 }
 
 func isRefusal(err error) bool {

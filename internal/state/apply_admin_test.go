@@ -310,3 +310,36 @@ func TestLocationAndMappings(t *testing.T) {
 		t.Errorf("ServiceMapping after delete: err = %v", err)
 	}
 }
+
+// TestEventsOfOtherCommands covers the event of each command not checked elsewhere.
+func TestEventsOfOtherCommands(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	node := f.node(1, "n1", "test")
+	a := f.allocated(f.label("l", 1, "test"), node)
+	r, _ := f.db.ApplicationResource(ctx, a)
+	b := f.app(f.label("m", 1, "test"))
+	f.vote(b, node, 0, 0, 1)
+	task := testUID(kTask, 1)
+	f.ok(&command.TaskCreate{Task: model.ApplicationTask{UID: task, ApplicationUID: a, When: model.StatusAllocated}})
+	mapping := testUID(0x8a, 1)
+	f.ok(&command.ServiceMappingCreate{Mapping: model.ServiceMapping{UID: mapping, Service: "s", Redirect: "r"}})
+
+	tests := []struct {
+		c    command.Command
+		want []Event
+	}{
+		{&command.LocationCreate{Location: model.Location{Name: "eu"}}, []Event{{Kind: EventMapping}}},
+		{&command.ServiceMappingDelete{UID: mapping}, []Event{{Kind: EventMapping}}},
+		{&command.ResourceSetIP{UID: r.UID, IP: "10.0.0.9"}, []Event{{Kind: EventResource}}},
+		{&command.TaskResult{UID: task, Result: json.RawMessage(`{"ok":1}`)}, []Event{{Kind: EventTask, Task: task}}},
+		{&command.Reelect{ApplicationUID: b, State: model.ApplicationState{UID: f.next(kState)}}, []Event{{Kind: EventApplication, App: b, Status: model.StatusNew}}},
+		{&command.UserDelete{Name: "nobody"}, []Event{{Kind: EventUser, User: "nobody"}}},
+	}
+	for _, tt := range tests {
+		if _, ev := f.ok(tt.c); !reflect.DeepEqual(ev, tt.want) {
+			t.Errorf("%T: events = %+v, want %+v", tt.c, ev, tt.want)
+		}
+	}
+}

@@ -80,6 +80,13 @@ func applyApplicationCreate(a *applyCtx, c command.Command) (any, error) {
 	if err := a.appendState(st, model.NilUID); err != nil {
 		return nil, err
 	}
+	if cmd.Vote != nil {
+		v := *cmd.Vote
+		v.Vote.ApplicationUID, v.Vote.Round = app.UID, 0
+		if _, err := applyVote(a, &v); err != nil {
+			return nil, err
+		}
+	}
 	return app, nil
 }
 

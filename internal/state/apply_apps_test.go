@@ -149,168 +149,6 @@ func TestApplicationDealloc(t *testing.T) {
 	f.refused(dealloc(testUID(kApp, 404), f.next(kState)), ErrNotFound)
 }
 
-// allocated creates an application, elects node and records its resource: ALLOCATED.
-func (f *fixture) allocated(label, node model.UID) model.UID {
-	f.t.Helper()
-	a := f.app(label)
-	f.vote(a, node, 0, 0, 1)
-	f.ok(f.resourceCreate(a, node))
-	if s := f.status(a); s != model.StatusAllocated {
-		f.t.Fatalf("status = %s, want ALLOCATED", s)
-	}
-	return a
-}
-
-func (f *fixture) resourceCreate(app, node model.UID) *command.ResourceCreate {
-	return &command.ResourceCreate{
-		Resource: model.Resource{UID: f.next(kRes), ApplicationUID: app, NodeUID: node, CreatedAt: f.now, UpdatedAt: f.now,
-			Identifier: "test-abcdef", IPAddr: "127.0.0.1", HwAddr: "00:11:22:33:44:55", Metadata: json.RawMessage(`{"k":"v"}`)},
-		State: model.ApplicationState{UID: f.next(kState), CreatedAt: f.now, Description: "Driver allocated the resource"},
-	}
-}
-
-func TestResourceCreate(t *testing.T) {
-	t.Parallel()
-	f := newFixture(t)
-	ctx := context.Background()
-	node := f.node(1, "n1", "test")
-	other := f.node(2, "n2", "test")
-	label := f.label("l", 1, "test")
-	a := f.app(label)
-
-	// Not elected yet: refused.
-	f.refused(f.resourceCreate(a, node), ErrStatus)
-	f.vote(a, node, 0, 0, 1)
-	f.vote(a, other, 0, 0, 2) // same index and time: the smaller rand (node) wins
-	if w := f.work(a); w.Status != model.StatusElected || w.NodeUID != node {
-		t.Fatalf("work = %+v", w)
-	}
-	// Wrong node: refused.
-	f.refused(f.resourceCreate(a, other), ErrStatus)
-
-	c := f.resourceCreate(a, node)
-	v, ev := f.ok(c)
-	if r, ok := v.(model.Resource); !ok || r.UID != c.Resource.UID {
-		t.Errorf("value = %#v", v)
-	}
-	if !slices.Equal(kinds(ev), []EventKind{EventResource, EventApplication}) || ev[1].Status != model.StatusAllocated || ev[1].Node != node {
-		t.Errorf("events = %+v", ev)
-	}
-	st := f.current(a)
-	if st.Status != model.StatusAllocated || st.UID != c.State.UID || st.Description != "Driver allocated the resource" {
-		t.Errorf("state = %+v", st)
-	}
-	r, err := f.db.ApplicationResource(ctx, a)
-	if err != nil || r.UID != c.Resource.UID || r.Identifier != "test-abcdef" || string(r.Metadata) != `{"k":"v"}` {
-		t.Errorf("ApplicationResource = %+v, %v", r, err)
-	}
-	if w := f.work(a); !w.HasResource {
-		t.Errorf("work = %+v, want HasResource", w)
-	}
-	byIP, err := f.db.LiveResourceByIP(ctx, node, "127.0.0.1")
-	if err != nil || byIP.UID != r.UID {
-		t.Errorf("LiveResourceByIP = %+v, %v", byIP, err)
-	}
-	if _, err := f.db.LiveResourceByIP(ctx, other, "127.0.0.1"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("LiveResourceByIP of another node: err = %v", err)
-	}
-	// A second resource for the same application: refused (status is ALLOCATED now).
-	f.refused(f.resourceCreate(a, node), ErrStatus)
-}
-
-func TestResourceCreateWhenRecalled(t *testing.T) {
-	t.Parallel()
-	f := newFixture(t)
-	ctx := context.Background()
-	node := f.node(1, "n1", "test")
-	label := f.label("l", 1, "test")
-	a := f.app(label)
-	f.vote(a, node, 0, 0, 1)
-	f.ok(dealloc(a, f.next(kState))) // the user recalls it while the node allocates
-
-	c := f.resourceCreate(a, node)
-	_, ev := f.ok(c)
-	if !slices.Equal(kinds(ev), []EventKind{EventResource}) || ev[0].Status != model.StatusRecalled {
-		t.Errorf("events = %+v", ev)
-	}
-	if s := f.status(a); s != model.StatusRecalled {
-		t.Errorf("status = %s, want RECALLED", s)
-	}
-	if _, err := f.db.ApplicationResource(ctx, a); err != nil {
-		t.Errorf("resource of a recalled application not stored: %v", err)
-	}
-	work, err := f.db.NodeWork(ctx, node)
-	if err != nil || len(work) != 1 || work[0].UID != a || !work[0].HasResource {
-		t.Errorf("NodeWork = %+v, %v; the recalled resource must stay visible to tear down", work, err)
-	}
-	if _, err := f.db.LiveResourceByIP(ctx, node, "127.0.0.1"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("a recalled resource is live: err = %v", err)
-	}
-
-	// Teardown: the row goes and DEALLOCATED is recorded.
-	f.ok(&command.ResourceDelete{ApplicationUID: a, State: model.ApplicationState{UID: f.next(kState), CreatedAt: t0,
-		Status: model.StatusDeallocated, Description: "Driver deallocated the resource"}})
-	if s := f.status(a); s != model.StatusDeallocated {
-		t.Errorf("status = %s, want DEALLOCATED", s)
-	}
-	if n := count(t, f.db, "resource"); n != 0 {
-		t.Errorf("resources = %d, want 0", n)
-	}
-}
-
-func TestResourceDelete(t *testing.T) {
-	t.Parallel()
-	f := newFixture(t)
-	ctx := context.Background()
-	node := f.node(1, "n1", "test")
-	label := f.label("l", 1, "test")
-	a := f.allocated(label, node)
-	f.ok(dealloc(a, f.next(kState)))
-
-	stUID := f.next(kState)
-	v, ev := f.ok(&command.ResourceDelete{ApplicationUID: a, State: model.ApplicationState{UID: stUID, CreatedAt: t0,
-		Status: model.StatusDeallocated, Description: "Driver deallocated the resource"}})
-	if st, ok := v.(model.ApplicationState); !ok || st.UID != stUID {
-		t.Errorf("value = %#v", v)
-	}
-	if !slices.Equal(kinds(ev), []EventKind{EventResource, EventApplication}) || ev[1].Status != model.StatusDeallocated {
-		t.Errorf("events = %+v", ev)
-	}
-	if s := f.status(a); s != model.StatusDeallocated {
-		t.Errorf("status = %s, want DEALLOCATED", s)
-	}
-	if _, err := f.db.ApplicationResource(ctx, a); !errors.Is(err, ErrNotFound) {
-		t.Errorf("resource still there: %v", err)
-	}
-	if work, _ := f.db.NodeWork(ctx, node); len(work) != 0 {
-		t.Errorf("NodeWork = %+v, want none", work)
-	}
-	// Once final, a repeated delete keeps the history as it is.
-	states := count(t, f.db, "application_state")
-	_, ev = f.ok(&command.ResourceDelete{ApplicationUID: a, State: model.ApplicationState{UID: f.next(kState), Status: model.StatusError}})
-	if n := count(t, f.db, "application_state"); n != states {
-		t.Errorf("states = %d, want %d", n, states)
-	}
-	if !slices.Equal(kinds(ev), []EventKind{EventResource}) {
-		t.Errorf("events = %v", kinds(ev))
-	}
-	f.refused(&command.ResourceDelete{ApplicationUID: testUID(kApp, 404)}, ErrNotFound)
-}
-
-func TestResourceSetIP(t *testing.T) {
-	t.Parallel()
-	f := newFixture(t)
-	ctx := context.Background()
-	node := f.node(1, "n1", "test")
-	a := f.allocated(f.label("l", 1, "test"), node)
-	r, _ := f.db.ApplicationResource(ctx, a)
-	f.ok(&command.ResourceSetIP{UID: r.UID, IP: "10.1.2.3", UpdatedAt: t0.Add(HeartbeatInterval)})
-	got, err := f.db.Resource(ctx, r.UID)
-	if err != nil || got.IPAddr != "10.1.2.3" || !got.UpdatedAt.Equal(t0.Add(HeartbeatInterval)) {
-		t.Errorf("Resource = %+v, %v", got, err)
-	}
-}
-
 func TestApplicationState(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -326,34 +164,6 @@ func TestApplicationState(t *testing.T) {
 	if s := f.status(a); s != model.StatusDeallocate {
 		t.Errorf("status = %s", s)
 	}
-}
-
-func TestTasks(t *testing.T) {
-	t.Parallel()
-	f := newFixture(t)
-	ctx := context.Background()
-	node := f.node(1, "n1", "test")
-	a := f.allocated(f.label("l", 1, "test"), node)
-	task := model.ApplicationTask{UID: testUID(kTask, 1), ApplicationUID: a, CreatedAt: t0, UpdatedAt: t0,
-		Task: "snapshot", When: model.StatusAllocated, Options: json.RawMessage(`{"full":true}`)}
-	_, ev := f.ok(&command.TaskCreate{Task: task})
-	if want := []Event{{Kind: EventTask, App: a, Task: task.UID, Node: node, Status: model.StatusAllocated}}; !reflect.DeepEqual(ev, want) {
-		t.Errorf("events = %+v, want %+v", ev, want)
-	}
-	pending, err := f.db.PendingTasks(ctx, a, model.StatusAllocated)
-	if err != nil || len(pending) != 1 || string(pending[0].Result) != "{}" || string(pending[0].Options) != `{"full":true}` {
-		t.Errorf("PendingTasks = %+v, %v", pending, err)
-	}
-	f.ok(&command.TaskResult{UID: task.UID, Result: json.RawMessage(`{"snapshots":["s1"]}`), UpdatedAt: t0.Add(HeartbeatInterval)})
-	if pending, _ := f.db.PendingTasks(ctx, a, model.StatusAllocated); len(pending) != 0 {
-		t.Errorf("PendingTasks after result = %+v", pending)
-	}
-	got, err := f.db.Task(ctx, task.UID)
-	if err != nil || string(got.Result) != `{"snapshots":["s1"]}` || !got.UpdatedAt.Equal(t0.Add(HeartbeatInterval)) {
-		t.Errorf("Task = %+v, %v", got, err)
-	}
-	f.refused(&command.TaskResult{UID: testUID(kTask, 404), Result: json.RawMessage(`{}`)}, ErrNotFound)
-	f.refused(&command.TaskCreate{Task: model.ApplicationTask{UID: testUID(kTask, 2), ApplicationUID: testUID(kApp, 404)}}, ErrNotFound)
 }
 
 func TestReelect(t *testing.T) {
@@ -417,5 +227,85 @@ func TestUnknownCommandType(t *testing.T) {
 	_, _, err := f.db.Apply(command.Envelope{Type: 999, Time: t0}, &command.UserDelete{})
 	if err == nil {
 		t.Fatal("an unknown command type must be a fault")
+	}
+}
+
+// TestApplicationCreateWithVote: the proposing node's round-0 vote travels with the creation.
+func TestApplicationCreateWithVote(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	n1 := f.node(1, "n1", "test")
+	label := f.label("l", 1, "test", "test")
+	create := func(uid model.UID) *command.ApplicationCreate {
+		return &command.ApplicationCreate{
+			Application: model.Application{UID: uid, CreatedAt: f.now, LabelUID: label, OwnerName: "alice"},
+			State:       model.ApplicationState{UID: f.next(kState), CreatedAt: f.now},
+			Vote: &command.Vote{
+				// The application and round are those of the creation, whatever the proposer put.
+				Vote:     model.Vote{UID: f.next(kVote), ApplicationUID: testUID(kApp, 404), Round: 7, NodeUID: n1, Available: 1, CreatedAt: f.now},
+				StateUID: f.next(kState),
+			},
+		}
+	}
+	// The only eligible node votes yes: elected by the creation itself.
+	a := testUID(kApp, 1)
+	_, ev := f.ok(create(a))
+	if !slices.Equal(kinds(ev), []EventKind{EventApplication, EventVote, EventApplication}) || ev[2].Status != model.StatusElected {
+		t.Errorf("events = %+v", ev)
+	}
+	if w := f.work(a); w.Status != model.StatusElected || w.NodeUID != n1 || w.DefinitionIndex != 1 || w.Round != 0 {
+		t.Errorf("work = %+v", w)
+	}
+	if _, err := f.db.Vote(context.Background(), a, n1, 0); err != nil {
+		t.Errorf("the vote is not recorded for the new application in round 0: %v", err)
+	}
+
+	// With a second eligible node the election waits for it.
+	n2 := f.node(2, "n2", "test")
+	b := testUID(kApp, 2)
+	f.ok(create(b))
+	if w := f.work(b); w.Status != model.StatusNew || w.RoundClosed {
+		t.Errorf("work = %+v", w)
+	}
+	f.vote(b, n2, 0, 0, 0)
+	if w := f.work(b); w.Status != model.StatusElected || w.NodeUID != n2 {
+		t.Errorf("work = %+v", w)
+	}
+
+	// A refused creation records no vote either.
+	c := create(b)
+	f.refused(c, ErrExists)
+}
+
+// TestConstraintViolationsAreRefusals: a command that breaks a table constraint fails the same
+// way on every replica, so it must be refused (and change nothing), not reported as a database
+// fault, which stops the node — and with it every replica that applies the same entry.
+func TestConstraintViolationsAreRefusals(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	node := f.node(1, "n1", "test")
+	a := f.allocated(f.label("l", 1, "test"), node)
+	task := model.ApplicationTask{UID: testUID(kTask, 1), ApplicationUID: a, Task: "snapshot", When: model.StatusAllocated}
+	f.ok(&command.TaskCreate{Task: task})
+	used := f.current(a).UID
+	for _, c := range []command.Command{
+		&command.UserCreate{User: model.User{Name: "nohash"}}, // hash NOT NULL
+		&command.TaskCreate{Task: task},                       // task UID UNIQUE
+		dealloc(a, used),                                      // state UID UNIQUE
+		&command.ApplicationCreate{Application: model.Application{UID: f.next(kApp), LabelUID: f.work(a).LabelUID},
+			State: model.ApplicationState{UID: used}}, // state UID UNIQUE, after the application row
+	} {
+		before := dump(t, f.db)
+		res, ev, err := applyAt(f.db, c, f.now)
+		if err != nil {
+			t.Errorf("%T: fault %v, want a refusal", c, err)
+			continue
+		}
+		if !errors.Is(res.Err, ErrInvalid) && !errors.Is(res.Err, ErrExists) {
+			t.Errorf("%T: err = %v, want ErrInvalid or ErrExists", c, res.Err)
+		}
+		if len(ev) != 0 || dump(t, f.db) != before {
+			t.Errorf("%T: a refused command changed the state", c)
+		}
 	}
 }

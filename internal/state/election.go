@@ -106,8 +106,16 @@ func (a *applyCtx) decide(app appRow, votes []model.Vote, stateUID model.UID) er
 	if err := a.queryRow(`SELECT name FROM node WHERE uid = ?`, w.NodeUID.String()).Scan(&name); err != nil {
 		name = w.NodeUID.String()
 	}
-	if _, err := a.exec(`UPDATE application SET node_uid = ?, definition_index = ?, round_closed = 1 WHERE uid = ?`,
-		w.NodeUID.String(), w.Available, app.UID.String()); err != nil {
+	var def string
+	var defs []model.LabelDefinition
+	var defsText string
+	if err := a.queryRow(`SELECT definitions FROM label WHERE uid = ?`, app.LabelUID.String()).Scan(&defsText); err == nil &&
+		json.Unmarshal([]byte(defsText), &defs) == nil && w.Available < len(defs) {
+		b, _ := json.Marshal(defs[w.Available])
+		def = string(b)
+	}
+	if _, err := a.exec(`UPDATE application SET node_uid = ?, definition_index = ?, round_closed = 1, definition = ? WHERE uid = ?`,
+		w.NodeUID.String(), w.Available, def, app.UID.String()); err != nil {
 		return err
 	}
 	return a.appendState(model.ApplicationState{
@@ -184,7 +192,7 @@ func applyReelect(a *applyCtx, c command.Command) (any, error) {
 		return nil, refuse(ErrStatus, "application %s is %s", app.UID, app.Status)
 	}
 	next := max(app.Round+1, cmd.Round)
-	if _, err := a.exec(`UPDATE application SET node_uid = '', definition_index = -1, round = ?, round_closed = 0, round_at = ? WHERE uid = ?`,
+	if _, err := a.exec(`UPDATE application SET node_uid = '', definition_index = -1, definition = '', round = ?, round_closed = 0, round_at = ? WHERE uid = ?`,
 		next, fmtTime(a.now), app.UID.String()); err != nil {
 		return nil, err
 	}

@@ -44,6 +44,7 @@ type fixture struct {
 	now time.Time
 	seq uint32  // numbers the UIDs of states and votes
 	log []Event // every event emitted, in order
+	rec []Item  // every command applied, in order, as the log carries it
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -68,7 +69,12 @@ func (f *fixture) tick(d time.Duration) { f.now = f.now.Add(d) }
 // apply runs c through the log format (encode, decode) as the FSM does, at the fixture's time.
 func (f *fixture) apply(c command.Command) (Result, []Event) {
 	f.t.Helper()
-	res, ev, err := applyAt(f.db, c, f.now)
+	it, err := logItem(c, f.now)
+	if err != nil {
+		f.t.Fatalf("encode %T: %v", c, err)
+	}
+	f.rec = append(f.rec, it)
+	res, ev, err := f.db.Apply(it.Env, it.Command)
 	if err != nil {
 		f.t.Fatalf("apply %T: fault: %v", c, err)
 	}
@@ -76,17 +82,23 @@ func (f *fixture) apply(c command.Command) (Result, []Event) {
 	return res, ev
 }
 
-// applyAt encodes c stamped with now, decodes it and applies it to db.
-func applyAt(db *DB, c command.Command, now time.Time) (Result, []Event, error) {
+// logItem encodes c stamped with now and decodes it, as the FSM receives it.
+func logItem(c command.Command, now time.Time) (Item, error) {
 	b, err := command.Encode(c, now)
 	if err != nil {
-		return Result{}, nil, err
+		return Item{}, err
 	}
 	env, dc, err := command.Decode(b)
+	return Item{Env: env, Command: dc}, err
+}
+
+// applyAt applies c to db at log time now, through the log format.
+func applyAt(db *DB, c command.Command, now time.Time) (Result, []Event, error) {
+	it, err := logItem(c, now)
 	if err != nil {
 		return Result{}, nil, err
 	}
-	return db.Apply(env, dc)
+	return db.Apply(it.Env, it.Command)
 }
 
 // ok applies c and fails the test when it is refused.

@@ -2,6 +2,7 @@ package state
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"time"
 
@@ -22,15 +23,26 @@ type Work struct {
 	StatusAt        time.Time // when the current status was recorded
 	RoundAt         time.Time // when the current election round opened
 	Voted           bool      // (Waiting only) the asking node voted in the current round
+	// Definition is the JSON of the label definition the election chose ("" before).
+	Definition string
+}
+
+// Def decodes the chosen definition.
+func (w Work) Def() (model.LabelDefinition, bool) {
+	var d model.LabelDefinition
+	if w.Definition == "" || json.Unmarshal([]byte(w.Definition), &d) != nil {
+		return d, false
+	}
+	return d, true
 }
 
 const workCols = `a.uid, a.created_at, a.label_uid, a.status, a.node_uid, a.definition_index, a.round, a.round_closed,
-	EXISTS (SELECT 1 FROM resource r WHERE r.application_uid = a.uid), a.status_at, a.round_at`
+	EXISTS (SELECT 1 FROM resource r WHERE r.application_uid = a.uid), a.status_at, a.round_at, a.definition`
 
 func scanWork(s scanner) (Work, error) {
 	var w Work
 	err := s.Scan(uidCol{&w.UID}, timeCol{&w.CreatedAt}, uidCol{&w.LabelUID}, &w.Status, uidCol{&w.NodeUID},
-		&w.DefinitionIndex, &w.Round, &w.RoundClosed, &w.HasResource, timeCol{&w.StatusAt}, timeCol{&w.RoundAt})
+		&w.DefinitionIndex, &w.Round, &w.RoundClosed, &w.HasResource, timeCol{&w.StatusAt}, timeCol{&w.RoundAt}, &w.Definition)
 	return w, err
 }
 
@@ -60,7 +72,7 @@ func (db *DB) Waiting(ctx context.Context, node model.UID) ([]Work, error) {
 	return collect(rows, func(s scanner) (Work, error) {
 		var w Work
 		err := s.Scan(uidCol{&w.UID}, timeCol{&w.CreatedAt}, uidCol{&w.LabelUID}, &w.Status, uidCol{&w.NodeUID},
-			&w.DefinitionIndex, &w.Round, &w.RoundClosed, &w.HasResource, timeCol{&w.StatusAt}, timeCol{&w.RoundAt}, &w.Voted)
+			&w.DefinitionIndex, &w.Round, &w.RoundClosed, &w.HasResource, timeCol{&w.StatusAt}, timeCol{&w.RoundAt}, &w.Definition, &w.Voted)
 		return w, err
 	})
 }

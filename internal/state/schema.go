@@ -122,4 +122,7 @@ CREATE INDEX service_mapping_service ON service_mapping (service);
 `,
 	// 2: when the current election round opened, for the round deadline.
 	`ALTER TABLE application ADD COLUMN round_at TEXT NOT NULL DEFAULT '';`,
+	// 3: the definition the election chose, kept with the application so that serving it never
+	// depends on the label still existing (labels can be deleted).
+	`ALTER TABLE application ADD COLUMN definition TEXT NOT NULL DEFAULT '';`,
 }

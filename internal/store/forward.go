@@ -53,26 +53,63 @@ func (e *remoteError) Is(target error) bool {
 	return refusals[e.kind] == target
 }
 
+// errMaybeApplied is a write that raft had appended when leadership was lost: it may still be
+// committed by the next leader, so it may be proposed again only as a retry (see applyOnce).
+var errMaybeApplied = fmt.Errorf("%w: leadership lost while committing the write", ErrNoLeader)
+
+// retryHeader marks a forwarded command that may have been proposed before.
+const retryHeader = "X-Fish-Retry"
+
 // applyLocal applies encoded command bytes on the leader.
 func (s *Store) applyLocal(b []byte, timeout time.Duration) (any, uint64, error) {
 	f := s.raft.Apply(b, timeout)
 	if err := f.Error(); err != nil {
-		switch {
-		case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost), errors.Is(err, raft.ErrEnqueueTimeout),
-			errors.Is(err, raft.ErrLeadershipTransferInProgress):
-			return nil, 0, fmt.Errorf("%w: %v", ErrNoLeader, err)
-		case errors.Is(err, raft.ErrRaftShutdown):
-			return nil, 0, ErrClosed
-		}
-		return nil, 0, err
+		return nil, 0, raftError(err)
 	}
 	res, _ := f.Response().(state.Result)
 	return res.Value, f.Index(), res.Err
 }
 
+// raftError maps raft's refusals to the store's errors.
+func raftError(err error) error {
+	switch {
+	case errors.Is(err, raft.ErrLeadershipLost):
+		return errMaybeApplied
+	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrEnqueueTimeout),
+		errors.Is(err, raft.ErrLeadershipTransferInProgress):
+		return fmt.Errorf("%w: %v", ErrNoLeader, err)
+	case errors.Is(err, raft.ErrRaftShutdown):
+		return ErrClosed
+	}
+	return err
+}
+
+// applyOnce applies command bytes on the leader. A retry (the bytes may have been proposed
+// before and their answer lost) is first looked up among the applied commands, after a barrier
+// that applies every entry the leader holds: if it was applied, its result is returned and it
+// is not applied again.
+func (s *Store) applyOnce(b []byte, retry bool, timeout time.Duration) (any, uint64, error) {
+	if retry {
+		if err := s.raft.Barrier(timeout).Error(); err != nil {
+			if err = raftError(err); errors.Is(err, errMaybeApplied) {
+				err = fmt.Errorf("%w: %v", ErrNoLeader, raft.ErrLeadershipLost) // a barrier changes nothing
+			}
+			return nil, 0, err
+		}
+		if i, v, ok := s.applied.find(b); ok {
+			s.log.Debug("a retried write was applied before: answering its result", "index", i)
+			res, _ := v.(state.Result)
+			return res.Value, i, res.Err
+		}
+	}
+	return s.applyLocal(b, timeout)
+}
+
 // forward sends encoded command bytes to the leader and waits until this node applied them,
-// so a client reads its own write through the node it wrote through.
-func (s *Store) forward(ctx context.Context, b []byte) (any, error) {
+// so a client reads its own write through the node it wrote through. When this node becomes
+// the leader meanwhile, it applies them itself. retry says the bytes may have been proposed
+// already; every attempt after the first is a retry too.
+func (s *Store) forward(ctx context.Context, b []byte, retry bool) (any, error) {
 	deadline := time.Now().Add(s.cfg.ApplyTimeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
@@ -81,28 +118,22 @@ func (s *Store) forward(ctx context.Context, b []byte) (any, error) {
 	defer cancel()
 	var lastErr error
 	for attempt := 0; ; attempt++ {
-		leader, _ := s.raft.LeaderWithID()
-		if leader != "" && s.cfg.Client != nil {
-			ans, err := s.post(ctx, string(leader), "/cluster/v1/apply", "application/octet-stream", b)
-			if err == nil {
-				var a applyAnswer
-				if err := json.Unmarshal(ans, &a); err != nil {
-					return nil, fmt.Errorf("forward to leader: %w", err)
-				}
-				if a.Kind == "no_leader" {
-					lastErr = &remoteError{kind: a.Kind, msg: a.Error}
-				} else {
-					if werr := s.waitApplied(ctx, a.Index); werr != nil {
-						return nil, werr
-					}
-					if a.Error != "" {
-						return nil, &remoteError{kind: a.Kind, msg: a.Error}
-					}
-					return a.Value, nil
-				}
-			} else {
-				lastErr = err
+		leader, leaderID := s.raft.LeaderWithID()
+		switch {
+		case leaderID == raft.ServerID(s.cfg.NodeID) || s.raft.State() == raft.Leader:
+			v, _, err := s.applyOnce(b, retry, time.Until(deadline))
+			if !errors.Is(err, ErrNoLeader) {
+				return v, err
 			}
+			lastErr = err
+			retry = true
+		case leader != "" && s.cfg.Client != nil:
+			v, err, done := s.forwardTo(ctx, string(leader), b, retry)
+			if done {
+				return v, err
+			}
+			lastErr = err
+			retry = true // the leader may have applied it even if its answer did not arrive
 		}
 		// No leader known yet, or it just changed: try again shortly, within the deadline.
 		select {
@@ -110,19 +141,56 @@ func (s *Store) forward(ctx context.Context, b []byte) (any, error) {
 			if lastErr == nil {
 				lastErr = errors.New("no leader known")
 			}
+			if errors.Is(lastErr, ErrNoLeader) {
+				return nil, lastErr
+			}
 			return nil, fmt.Errorf("%w: %v", ErrNoLeader, lastErr)
-		case <-time.After(min(50*time.Millisecond<<min(attempt, 4), time.Second)):
+		case <-time.After(min(20*time.Millisecond<<min(attempt, 4), 300*time.Millisecond)):
 		}
 	}
 }
 
+// forwardTo sends command bytes to the leader at addr. done says the answer is final (the
+// command was applied, or refused by the state); otherwise err says why it should be retried.
+func (s *Store) forwardTo(ctx context.Context, addr string, b []byte, retry bool) (v any, err error, done bool) {
+	hdr := http.Header{"Content-Type": {"application/octet-stream"}}
+	if retry {
+		hdr.Set(retryHeader, "1")
+	}
+	ans, err := s.postHeader(ctx, addr, "/cluster/v1/apply", hdr, b)
+	if err != nil {
+		return nil, err, false
+	}
+	var a applyAnswer
+	if err := json.Unmarshal(ans, &a); err != nil {
+		return nil, fmt.Errorf("forward to leader: %w", err), false
+	}
+	if a.Kind == "no_leader" {
+		return nil, &remoteError{kind: a.Kind, msg: a.Error}, false
+	}
+	if err := s.waitApplied(ctx, a.Index); err != nil {
+		// The command is committed and its outcome known: an error now would make the caller
+		// believe it failed. Only reading it back through this node may lag a little.
+		s.log.Warn("this node lags behind the leader: a forwarded write is not applied here yet", "index", a.Index, "applied", s.raft.AppliedIndex())
+	}
+	if a.Error != "" {
+		return nil, &remoteError{kind: a.Kind, msg: a.Error}, true
+	}
+	return a.Value, nil, true
+}
+
 // post sends a request to a peer's cluster endpoint and returns the body of a 200 answer.
 func (s *Store) post(ctx context.Context, addr, path, contentType string, body []byte) ([]byte, error) {
+	return s.postHeader(ctx, addr, path, http.Header{"Content-Type": {contentType}}, body)
+}
+
+// postHeader is post with request headers.
+func (s *Store) postHeader(ctx context.Context, addr, path string, hdr http.Header, body []byte) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+addr+path, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Content-Type", contentType)
+	req.Header = hdr
 	resp, err := s.cfg.Client.Do(req)
 	if err != nil {
 		return nil, err
@@ -160,8 +228,9 @@ type joinRequest struct {
 }
 
 // ClusterHandler serves the node-to-node endpoints. verify must check the caller's client
-// certificate (signed by the cluster CA); nothing here is reachable without it.
-func (s *Store) ClusterHandler(verify func(*http.Request) error) http.Handler {
+// certificate (signed by the cluster CA) and return the caller's node UID; nothing here is
+// reachable without it.
+func (s *Store) ClusterHandler(verify func(*http.Request) (string, error)) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /cluster/v1/apply", func(w http.ResponseWriter, r *http.Request) {
 		b, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
@@ -169,7 +238,7 @@ func (s *Store) ClusterHandler(verify func(*http.Request) error) http.Handler {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		v, idx, err := s.applyLocal(b, s.cfg.ApplyTimeout)
+		v, idx, err := s.applyOnce(b, r.Header.Get(retryHeader) != "", s.cfg.ApplyTimeout)
 		a := applyAnswer{Index: idx}
 		if err != nil {
 			a.Kind, a.Error = refusalKind(err), err.Error()
@@ -184,6 +253,11 @@ func (s *Store) ClusterHandler(verify func(*http.Request) error) http.Handler {
 			http.Error(w, "bad join request", http.StatusBadRequest)
 			return
 		}
+		if caller, _ := r.Context().Value(callerKey{}).(string); caller == req.ID && !req.Leave {
+			// The member itself says where it is now: raft may need to reach it there before
+			// the configuration can say so (see addressBook).
+			s.book.note(raft.ServerID(req.ID), raft.ServerAddress(req.Address))
+		}
 		if err := s.membership(r.Context(), req); err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
@@ -191,14 +265,18 @@ func (s *Store) ClusterHandler(verify func(*http.Request) error) http.Handler {
 		writeJSON(w, map[string]string{"leader": string(s.leaderAddr())})
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := verify(r); err != nil {
+		caller, err := verify(r)
+		if err != nil {
 			s.log.Warn("refused a cluster request", "peer", r.RemoteAddr, "path", r.URL.Path, "err", err)
 			http.Error(w, "client certificate is not provided or not signed by the cluster CA", http.StatusUnauthorized)
 			return
 		}
-		mux.ServeHTTP(w, r)
+		mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, caller)))
 	})
 }
+
+// callerKey carries the node UID of a cluster request's caller in its context.
+type callerKey struct{}
 
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")

@@ -31,6 +31,7 @@ func openWith(tb testing.TB, cfg Config) *testStore {
 	cfg.NodeID = testNodeID
 	cfg.Address = "node-1"
 	cfg.Log = slog.New(slog.DiscardHandler)
+	cfg.Alone = true // as a node without cluster_join: it elects itself at once
 	s, err := Open(cfg)
 	if err != nil {
 		tb.Fatalf("open store: %v", err)

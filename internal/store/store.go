@@ -25,8 +25,8 @@ var (
 	ErrClosed   = errors.New("store is closed")
 )
 
-// startTimeout is the raft heartbeat and election timeout until the node knows a leader.
-const startTimeout = 40 * time.Millisecond
+// campaignTimeout bounds the self-addressed TimeoutNow that makes a lone node elect itself.
+const campaignTimeout = time.Second
 
 // Config configures a store.
 type Config struct {
@@ -52,15 +52,22 @@ type Config struct {
 
 // Store is the replicated state of a node.
 type Store struct {
-	cfg   Config
-	raft  *raft.Raft
-	fsm   *fsm
+	cfg  Config
+	raft *raft.Raft
+	fsm  *fsm
+	// applied remembers the latest results, so a retried write is not applied twice.
+	applied *applied
+	// book tells raft where members that came back on a new address are now.
+	book  *addressBook
 	bus   *Bus
 	logs  *raftboltdb.BoltStore
 	trans raft.Transport
 	log   *slog.Logger
 	// existing says the node started on raft state of an earlier run.
 	existing bool
+	// campaign says the node is its cluster's only voter: it elects itself at once instead of
+	// waiting a heartbeat timeout.
+	campaign bool
 }
 
 // Existing reports whether the node started on the raft state of an earlier run.
@@ -108,12 +115,14 @@ func Open(cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("open raft snapshots: %w", err)
 	}
 	var trans raft.Transport
+	book := newAddressBook()
 	if cfg.Stream != nil {
 		trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-			Stream:  cfg.Stream,
-			MaxPool: 4,
-			Timeout: 2 * time.Second,
-			Logger:  hlog,
+			Stream:                cfg.Stream,
+			MaxPool:               4,
+			Timeout:               2 * time.Second,
+			Logger:                hlog,
+			ServerAddressProvider: book,
 		})
 	} else {
 		_, trans = raft.NewInmemTransport(raft.ServerAddress(cfg.Address))
@@ -127,15 +136,13 @@ func Open(cfg Config) (*Store, error) {
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.NodeID)
 	rc.Logger = hlog
-	// A node that believes it is alone starts with short timeouts so it elects itself at once
-	// (start-up in well under a second); WaitReady switches to the configured ones.
-	start := cfg.HeartbeatTimeout
-	if cfg.Alone && (!existing || alone(logs, snaps, rc.LocalID)) {
-		start = startTimeout
-	}
-	rc.HeartbeatTimeout = start
-	rc.ElectionTimeout = start
-	rc.LeaderLeaseTimeout = start / 2
+	// The leader lease cannot be changed later: it must stay longer than the gaps between
+	// heartbeats (a tenth of the heartbeat timeout, more under load), or a leader of several
+	// voters steps down again and again. A node that believes it is alone does not shorten its
+	// timeouts to elect itself fast: WaitReady asks it to campaign at once instead.
+	rc.HeartbeatTimeout = cfg.HeartbeatTimeout
+	rc.ElectionTimeout = cfg.HeartbeatTimeout
+	rc.LeaderLeaseTimeout = cfg.HeartbeatTimeout
 	rc.CommitTimeout = 5 * time.Millisecond
 	rc.SnapshotThreshold = 2048
 	rc.SnapshotInterval = 30 * time.Second
@@ -151,13 +158,15 @@ func Open(cfg Config) (*Store, error) {
 			return nil, fmt.Errorf("bootstrap raft: %w", err)
 		}
 	}
-	r, err := raft.NewRaft(rc, f, logs, logs, snaps, trans)
+	rec := newApplied()
+	r, err := raft.NewRaft(rc, recordingFSM{fsm: f, rec: rec}, logs, logs, snaps, trans)
 	if err != nil {
 		logs.Close()
 		f.db.Load().Close()
 		return nil, fmt.Errorf("start raft: %w", err)
 	}
-	return &Store{cfg: cfg, raft: r, fsm: f, bus: bus, logs: logs, trans: trans, log: log, existing: existing}, nil
+	campaign := cfg.Alone && (!existing || alone(logs, snaps, rc.LocalID))
+	return &Store{cfg: cfg, raft: r, fsm: f, applied: rec, book: book, bus: bus, logs: logs, trans: trans, log: log, existing: existing, campaign: campaign}, nil
 }
 
 // State is the current state database, for reading.
@@ -172,6 +181,9 @@ func (s *Store) Raft() *raft.Raft { return s.raft }
 // WaitReady blocks until this node knows a leader and has applied every entry committed before
 // the call, so reads see the whole state.
 func (s *Store) WaitReady(ctx context.Context) error {
+	if s.campaign {
+		s.selfElect()
+	}
 	for {
 		if addr, _ := s.raft.LeaderWithID(); addr != "" {
 			break
@@ -182,11 +194,6 @@ func (s *Store) WaitReady(ctx context.Context) error {
 		case <-s.raft.LeaderCh():
 		case <-time.After(20 * time.Millisecond):
 		}
-	}
-	rc := s.raft.ReloadableConfig()
-	rc.HeartbeatTimeout, rc.ElectionTimeout = s.cfg.HeartbeatTimeout, s.cfg.HeartbeatTimeout
-	if err := s.raft.ReloadConfig(rc); err != nil {
-		return fmt.Errorf("raft timeouts: %w", err)
 	}
 	if s.raft.State() == raft.Leader {
 		if err := s.raft.Barrier(s.cfg.ApplyTimeout).Error(); err != nil {
@@ -222,14 +229,47 @@ func (s *Store) Apply(ctx context.Context, c command.Command) (any, error) {
 		return nil, ErrClosed
 	case raft.Leader:
 	default:
-		return s.forward(ctx, b)
+		return s.forward(ctx, b, false)
 	}
-	timeout := s.cfg.ApplyTimeout
-	if d, ok := ctx.Deadline(); ok {
-		timeout = min(timeout, time.Until(d))
+	deadline := time.Now().Add(s.cfg.ApplyTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
 	}
-	v, _, err := s.applyLocal(b, timeout)
+	v, _, err := s.applyLocal(b, time.Until(deadline))
+	if errors.Is(err, ErrNoLeader) {
+		// Leadership moved: hand the write to the next leader (as a retry when it may have
+		// been committed already), within the same deadline.
+		ctx, cancel := context.WithDeadline(ctx, deadline)
+		defer cancel()
+		return s.forward(ctx, b, errors.Is(err, errMaybeApplied))
+	}
 	return v, err
+}
+
+// selfElect makes a lone voter start its election now: it sends itself the TimeoutNow that a
+// leadership transfer would send. If that fails, the heartbeat timeout elects it a bit later.
+func (s *Store) selfElect() {
+	if addr, _ := s.raft.LeaderWithID(); addr != "" {
+		return
+	}
+	id, addr := raft.ServerID(s.cfg.NodeID), s.trans.LocalAddr()
+	if inm, ok := s.trans.(*raft.InmemTransport); ok {
+		inm.Connect(addr, inm)
+	}
+	req := &raft.TimeoutNowRequest{RPCHeader: raft.RPCHeader{
+		ProtocolVersion: raft.ProtocolVersionMax,
+		ID:              []byte(id),
+		Addr:            s.trans.EncodePeer(id, addr),
+	}}
+	done := make(chan error, 1)
+	go func() { done <- s.trans.TimeoutNow(id, addr, req, &raft.TimeoutNowResponse{}) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			s.log.Debug("self-election request failed; waiting for the heartbeat timeout", "err", err)
+		}
+	case <-time.After(campaignTimeout):
+	}
 }
 
 // Snapshot takes a snapshot now (so the next start replays nothing).

@@ -106,3 +106,51 @@ type advertised string
 
 func (a advertised) Network() string { return "tcp" }
 func (a advertised) String() string  { return string(a) }
+
+// hintTTL is how long a member's word about its new address overrides the configuration.
+const hintTTL = 30 * time.Second
+
+// addressBook tells raft where members that came back on a new address are now (they said so
+// in their join requests, over mutual TLS). Until a leader records the new address in the
+// configuration, raft would dial the old one; and when the member is needed for a quorum, no
+// leader can be elected to record it. A hint lasts hintTTL: the member repeats its request
+// until it is recorded, after which the configuration is right.
+type addressBook struct {
+	mu    sync.Mutex
+	hints map[raft.ServerID]addressHint
+}
+
+type addressHint struct {
+	addr raft.ServerAddress
+	at   time.Time
+}
+
+var _ raft.ServerAddressProvider = (*addressBook)(nil)
+
+func newAddressBook() *addressBook {
+	return &addressBook{hints: map[raft.ServerID]addressHint{}}
+}
+
+// note records that member id says it is at addr now.
+func (b *addressBook) note(id raft.ServerID, addr raft.ServerAddress) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.hints[id] = addressHint{addr: addr, at: time.Now()}
+}
+
+// ServerAddr returns a fresh hint for id; raft falls back to the configured address on error.
+func (b *addressBook) ServerAddr(id raft.ServerID) (raft.ServerAddress, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	h, ok := b.hints[id]
+	if !ok {
+		return "", errNoHint
+	}
+	if time.Since(h.at) > hintTTL {
+		delete(b.hints, id)
+		return "", errNoHint
+	}
+	return h.addr, nil
+}
+
+var errNoHint = errors.New("no address hint")

@@ -5,6 +5,7 @@
 package command
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -55,11 +56,23 @@ const version = 1
 
 // Encode wraps c in an envelope stamped with now.
 func Encode(c Command, now time.Time) ([]byte, error) {
-	body, err := json.Marshal(c)
+	// HTML escaping would change the bytes of free-form JSON (metadata, options) that clients
+	// compare literally.
+	body, err := marshal(c)
 	if err != nil {
 		return nil, fmt.Errorf("encode command %d: %w", c.Type(), err)
 	}
-	return json.Marshal(Envelope{Type: c.Type(), Version: version, Time: now.UTC(), Body: body})
+	return marshal(Envelope{Type: c.Type(), Version: version, Time: now.UTC(), Body: body})
+}
+
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // Decode reads an envelope and its typed body.

@@ -34,6 +34,9 @@ type LabelDelete struct {
 type ApplicationCreate struct {
 	Application model.Application      `json:"application"`
 	State       model.ApplicationState `json:"state"`
+	// Vote is the proposing node's round-0 vote, cast with the creation so that a node that can
+	// serve the application saves a round trip; nil when it does not vote.
+	Vote *Vote `json:"vote,omitempty"`
 }
 
 // ApplicationDealloc is a user's deallocation request: DEALLOCATE when the application is
