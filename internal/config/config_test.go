@@ -87,6 +87,7 @@ func TestFileOverridesDefaults(t *testing.T) {
 		APIAddress:              "127.0.0.1:0",
 		ProxyAddress:            "127.0.0.1:1081",
 		NodeAddress:             "10.0.0.5:8001",
+		NodeAddressSet:          true,
 		ClusterJoin:             []string{"10.0.0.1:8001", "10.0.0.2:8001"},
 		TLSKey:                  "node-1.key",
 		TLSCrt:                  "node-1.crt",

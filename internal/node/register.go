@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/aquarium-fish/aquarium-fish/internal/config"
@@ -77,14 +76,6 @@ func beat(ctx context.Context, log *slog.Logger, st *store.Store, uid model.UID,
 		case <-now:
 		}
 	}
-}
-
-// slogWriter turns the lines of a standard logger (net/http's) into debug records.
-type slogWriter struct{ log *slog.Logger }
-
-func (w slogWriter) Write(p []byte) (int, error) {
-	w.log.Debug(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }
 
 // watchUsers tells the API to forget cached credentials whenever users change (or when events
