@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
 	"strconv"
@@ -60,10 +61,23 @@ func (d *Driver) Allocate(ctx context.Context, req driver.AllocateRequest) (driv
 
 // create makes the network, the volumes and the container of resource id and starts it.
 func (d *Driver) create(ctx context.Context, req driver.AllocateRequest, p plan, ref, id string, log *slog.Logger) (driver.Allocation, error) {
+	var ep driver.Endpoints
+	if d.env.Endpoints != nil {
+		ep = d.env.Endpoints()
+	}
+	ports := hostPorts(ep.API, ep.Proxy)
 	labels := d.ownLabels(id, req.ApplicationUID)
-	gw, err := d.createNetwork(ctx, id, p.internal, labels)
+	netLabels := maps.Clone(labels)
+	netLabels[labelHostPorts] = formatPorts(ports)
+	gw, err := d.createNetwork(ctx, id, p.internal, netLabels)
 	if err != nil {
 		return driver.Allocation{}, err
+	}
+	// The rules are in place before the container starts, and stay until its bridge is gone.
+	if d.fw != nil {
+		if err := d.fw.allow(ctx, id, bridgeName(id), gw, ports); err != nil {
+			return driver.Allocation{}, fmt.Errorf("docker: network %s: %w", id, err)
+		}
 	}
 	mounts, err := d.createVolumes(ctx, id, p.disks, labels)
 	if err != nil {
@@ -72,7 +86,6 @@ func (d *Driver) create(ctx context.Context, req driver.AllocateRequest, p plan,
 
 	env := metadataEnv(req.Metadata)
 	if d.env.Endpoints != nil {
-		ep := d.env.Endpoints()
 		fishEnv, warnings := nodeEnv(gw, ep.API, ep.Proxy)
 		for _, w := range warnings {
 			log.Warn(w)
@@ -141,17 +154,26 @@ func (d *Driver) createNetwork(ctx context.Context, id string, internal bool, la
 	if err != nil {
 		return netip.Addr{}, fmt.Errorf("docker: inspect network %s: %w", id, err)
 	}
-	for _, c := range n.IPAM.Config {
-		if gw, err := netip.ParseAddr(c.Gateway); err == nil && gw.Is4() {
-			return gw, nil
-		}
-	}
-	for _, c := range n.IPAM.Config {
-		if gw, err := netip.ParseAddr(c.Gateway); err == nil {
-			return gw, nil
-		}
+	if gw, ok := gateway(n.IPAM.Config); ok {
+		return gw, nil
 	}
 	return netip.Addr{}, fmt.Errorf("docker: network %s has no gateway address", id)
+}
+
+// gateway is the gateway address of a network's IPAM configuration, IPv4 preferred.
+func gateway(cfgs []network.IPAMConfig) (netip.Addr, bool) {
+	var found netip.Addr
+	for _, c := range cfgs {
+		gw, err := netip.ParseAddr(c.Gateway)
+		switch {
+		case err != nil:
+		case gw.Is4():
+			return gw, true
+		case !found.IsValid():
+			found = gw
+		}
+	}
+	return found, found.IsValid()
 }
 
 // createVolumes makes the volumes of the disks and returns their mounts.
@@ -219,6 +241,13 @@ func (d *Driver) destroy(ctx context.Context, id string) (found bool, err error)
 		found = true
 		if err := d.cli.NetworkRemove(ctx, n.ID); err != nil && !cerrdefs.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("docker: remove network %s: %w", n.Name, err))
+		}
+	}
+	// The firewall rules go with the bridge: while it exists (its removal failed, or it is not
+	// ours) they stay.
+	if d.fw != nil {
+		if err := d.fw.release(ctx, id); err != nil {
+			errs = append(errs, fmt.Errorf("docker: network %s: %w", id, err))
 		}
 	}
 	vols, err := d.cli.VolumeList(ctx, volume.ListOptions{Filters: d.ownFilter(id)})

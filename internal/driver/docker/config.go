@@ -28,15 +28,23 @@ type Config struct {
 	// DownloadUser and DownloadPassword are the Basic auth credentials for image downloads.
 	DownloadUser     string `json:"download_user"`
 	DownloadPassword string `json:"download_password"`
+	// HostFirewall makes the driver filter, with iptables, what resources reach on the host: only
+	// the node's meta API and proxy ports (default true).
+	HostFirewall bool `json:"host_firewall"`
+	// IPTablesPath is the iptables binary of the host firewall (default "iptables" from PATH).
+	IPTablesPath string `json:"iptables_path"`
 }
 
 // DefaultImagesPath is where images are cached when images_path is not set.
 const DefaultImagesPath = "fish_docker_images"
 
+// DefaultIPTablesPath is the iptables binary looked up in PATH when iptables_path is not set.
+const DefaultIPTablesPath = "iptables"
+
 // parseConfig decodes raw strictly (an unknown key is an error naming it), applies the defaults
 // and makes the images path absolute against workDir.
 func parseConfig(raw json.RawMessage, workDir string) (Config, error) {
-	var cfg Config
+	cfg := Config{HostFirewall: true}
 	trimmed := bytes.TrimSpace(raw)
 	if len(trimmed) != 0 && !bytes.Equal(trimmed, []byte("null")) {
 		dec := json.NewDecoder(bytes.NewReader(trimmed))
@@ -47,6 +55,9 @@ func parseConfig(raw json.RawMessage, workDir string) (Config, error) {
 		if dec.More() {
 			return Config{}, errors.New("docker config: trailing data after the object")
 		}
+	}
+	if cfg.IPTablesPath == "" {
+		cfg.IPTablesPath = DefaultIPTablesPath
 	}
 	if cfg.ImagesPath == "" {
 		cfg.ImagesPath = DefaultImagesPath

@@ -33,28 +33,34 @@ func TestConformance(t *testing.T) {
 }
 
 // BenchmarkAllocateCached measures an allocation and its deallocation once the image is in the
-// engine: network, volume-less container create and start, then removal of both.
+// engine: network, firewall rules, volume-less container create and start, then removal of all,
+// with the host firewall and without.
 func BenchmarkAllocateCached(b *testing.B) {
 	cli := engine(b)
 	img := seededImage(b, cli)
-	d := newDriver(b, newTestEnv(b, uuid.New(), b.TempDir(), metaStandIn(b)).Env, "docker", "")
+	api := metaStandIn(b)
 	def := definition(img)
 	ctx := context.Background()
 	p, err := newPlan(def)
 	if err != nil {
 		b.Fatalf("plan: %v", err)
 	}
-	if _, err := d.prepareImages(ctx, p.images); err != nil {
-		b.Fatalf("prepare image: %v", err)
-	}
-	for b.Loop() {
-		req := request(def, map[string]any{"KEY": "value"})
-		a, err := d.Allocate(ctx, req)
-		if err != nil {
-			b.Fatalf("Allocate: %v", err)
-		}
-		if err := d.Deallocate(ctx, model.Resource{Identifier: a.Identifier}); err != nil {
-			b.Fatalf("Deallocate: %v", err)
-		}
+	for _, c := range []struct{ name, cfg string }{{"firewall", ""}, {"no_firewall", `{"host_firewall": false}`}} {
+		b.Run(c.name, func(b *testing.B) {
+			d := newDriver(b, newTestEnv(b, uuid.New(), b.TempDir(), api).Env, "docker", c.cfg)
+			if _, err := d.prepareImages(ctx, p.images); err != nil {
+				b.Fatalf("prepare image: %v", err)
+			}
+			for b.Loop() {
+				req := request(def, map[string]any{"KEY": "value"})
+				a, err := d.Allocate(ctx, req)
+				if err != nil {
+					b.Fatalf("Allocate: %v", err)
+				}
+				if err := d.Deallocate(ctx, model.Resource{Identifier: a.Identifier}); err != nil {
+					b.Fatalf("Deallocate: %v", err)
+				}
+			}
+		})
 	}
 }

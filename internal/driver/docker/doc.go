@@ -24,14 +24,35 @@
 // Every resource gets its own bridge network named like the container (fish-<12 hex>), with the
 // host interface fb-<12 hex>. By default (resources.network "" or "hostonly") the network is
 // internal: the container reaches no other container, no other network and not the outside
-// world. It does reach the host itself: the host's address on that bridge (the gateway) and, as
-// with any Linux bridge, the other addresses of the host, on every port where a host process
-// listens on a wildcard address. The engine API has no way to prevent that; a host that must
-// hide its other services filters the fb-+ interfaces in its INPUT chain, for example
+// world. The engine still lets it reach the host itself (the gateway, and through it every
+// address of the host) on every port where a host process listens on a wildcard address, so the
+// driver filters that with iptables (the host firewall, not the docker CLI): a chain of its own,
+// FISH-SANDBOX in the filter table, which INPUT jumps to for the packets coming in on fb-+. For
+// each resource bridge, before its container starts, the chain gets
 //
-//	iptables -I INPUT -i fb-+ -j DROP
-//	iptables -I INPUT -i fb-+ -p tcp -m multiport --dports <api port>,<proxy port> -j ACCEPT
-//	iptables -I INPUT -i fb-+ -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+//	-A FISH-SANDBOX -i fb-<id> -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+//	-A FISH-SANDBOX -i fb-<id> -d <gateway> -p tcp -m multiport --dports <api port>,<proxy port> -j ACCEPT
+//	-A FISH-SANDBOX -i fb-<id> -j DROP
+//
+// each tagged with the comment fish:<resource identifier>: the container reaches the node's meta
+// API and proxy on the gateway, answers connections the host opens, and nothing else of the host
+// (no other TCP port, no UDP, no ICMP). The ports are the node's endpoints at allocation time
+// (driver.Env.Endpoints), also recorded on the network (label aquarium-fish.host-ports). The rules
+// of a resource are removed with its bridge (deallocation, Destroy, the cleanup of an
+// interrupted allocation) and never before: while a bridge exists, its rules stay. When the
+// driver starts, it removes the tagged rules of every bridge that no longer exists (each bridge
+// is one resource's, so this is safe for the resources of other nodes sharing the host), and
+// installs again the rules of this node's networks that lost theirs (a flushed firewall). The
+// same applies to "nat" networks: outside access does not open the host's services.
+//
+// The host firewall is on by default (config host_firewall, with the binary iptables_path,
+// "iptables" from PATH by default). It needs an engine on a local unix socket running in the
+// node's network namespace (its default bridge is a local interface), and iptables working
+// (iptables -w -L -n succeeds: the node runs as root). Where it cannot work (a remote engine, no
+// iptables, not root) or host_firewall is false, the driver starts anyway and logs a warning
+// that resources can reach the host's services; a host in that case filters the fb-+ interfaces
+// in its INPUT chain itself. IPv6 needs no rules: the networks have no IPv6 and the engine
+// disables it inside the containers.
 //
 // resources.network "nat" makes a normal bridge with NAT (outside access, still isolated from
 // other containers by the engine). Each network takes one of the engine's address pools; the
@@ -65,7 +86,7 @@
 // container unless "reuse" is set: a reused volume is named fish-<first 8 hex digits of the node
 // UID>-disk-<disk name> and outlives the resources of this node that mount it. Deallocation
 // removes the container by force (no graceful stop: the resource is disposable), then its
-// network and volumes; what is already gone is not an error.
+// network, its host firewall rules and its volumes; what is already gone is not an error.
 //
 // Every container, network and volume carries the labels aquarium-fish.node (node UID),
 // aquarium-fish.driver (driver instance name), aquarium-fish.resource (identifier) and

@@ -41,6 +41,7 @@ const (
 	labelCPU         = "aquarium-fish.cpu"         // resources.cpu, for remote usage accounting
 	labelRAM         = "aquarium-fish.ram"         // resources.ram (GB)
 	labelTenancy     = "aquarium-fish.tenancy"     // "multitenancy,cpu_overbook,ram_overbook" subset
+	labelHostPorts   = "aquarium-fish.host-ports"  // on networks: the host ports the firewall opens
 )
 
 // engineTimeout bounds the engine calls made without a caller's context.
@@ -54,6 +55,7 @@ type Driver struct {
 	log    *slog.Logger
 	cli    *client.Client
 	cache  *image.Cache
+	fw     *firewall // nil when the host firewall is off or unusable
 	limits driver.Limits
 	now    func() time.Time
 
@@ -112,8 +114,14 @@ func New(ctx context.Context, env driver.Env, name string, raw json.RawMessage) 
 		limits: driver.Limits{CPU: cpu, RAM: ram, CPUOverbook: cfg.CPUOverbook, RAMOverbook: cfg.RAMOverbook},
 		now:    time.Now,
 	}
+	if d.fw = setupFirewall(ictx, cfg, cli, log); d.fw != nil {
+		if err := d.restoreRules(ictx); err != nil {
+			log.Error("host firewall: restoring the rules of the resources failed", "err", err)
+		}
+	}
 	log.Info("docker engine ready", "host", cli.DaemonHost(), "api", cli.ClientVersion(),
-		"engine", info.ServerVersion, "cpu", cpu, "ram_gb", ram, "images", cfg.ImagesPath)
+		"engine", info.ServerVersion, "cpu", cpu, "ram_gb", ram, "images", cfg.ImagesPath,
+		"host_firewall", d.fw != nil)
 	return d, nil
 }
 

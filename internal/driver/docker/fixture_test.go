@@ -39,7 +39,7 @@ import (
 const busyboxPath = "/bin/busybox"
 
 // The test image: busybox applets linked into /bin, sleeping as its main process.
-var applets = []string{"sh", "sleep", "nc", "httpd", "cat", "env", "echo", "ls", "ip"}
+var applets = []string{"sh", "sleep", "nc", "httpd", "cat", "env", "echo", "ls", "ip", "ping", "grep"}
 
 // engine returns a client of the local engine, or skips the test when there is none.
 func engine(tb testing.TB) *client.Client {
