@@ -78,11 +78,17 @@ func (e *Executor) allocate(ctx context.Context, app model.UID) {
 		NodeUID:         e.cfg.NodeUID,
 		UpdatedAt:       now,
 	}
-	_, err = e.apply(ctx, command.ResourceCreate{Resource: res, State: model.ApplicationState{
+	err = e.record(ctx, command.ResourceCreate{Resource: res, State: model.ApplicationState{
 		UID:         model.NewUID(e.cfg.NodeUID),
 		CreatedAt:   now,
 		Description: "Driver allocated the resource",
 	}})
+	if errors.Is(err, errGaveUp) {
+		// The node is stopping before the cluster confirmed the resource either way: leave it;
+		// the next start reconciles (the state knows it, or the driver inventory cleans it up).
+		log.Warn("allocated resource not recorded before shutdown", "identifier", alloc.Identifier)
+		return
+	}
 	if err != nil {
 		// The application is no longer ours to serve (or the write failed): what was built must go.
 		log.Warn("allocated resource is not wanted any more, destroying it", "identifier", alloc.Identifier, "err", err)
@@ -92,6 +98,30 @@ func (e *Executor) allocate(ctx context.Context, app model.UID) {
 		return
 	}
 	log.Info("allocated", "identifier", alloc.Identifier)
+}
+
+// errGaveUp says a command could not be committed before the executor stopped.
+var errGaveUp = errors.New("gave up before the command was committed")
+
+// record proposes a command that must not be lost, retrying while the cluster cannot commit
+// (no leader, a lost answer): only the state's refusal is a final answer. Retrying is safe: the
+// command is applied at most once (the state treats a repeated resource as the same one).
+func (e *Executor) record(ctx context.Context, c command.Command) error {
+	for attempt := 1; ; attempt++ {
+		_, err := e.cfg.Store.Apply(ctx, c)
+		if err == nil || isRefusal(err) {
+			return err
+		}
+		e.log.Warn("unable to record, will retry", "command", c.Type(), "attempt", attempt, "err", err)
+		if !e.sleep(ctx, e.backoff(attempt)) {
+			return errGaveUp
+		}
+	}
+}
+
+func isRefusal(err error) bool {
+	return errors.Is(err, state.ErrStatus) || errors.Is(err, state.ErrNotFound) ||
+		errors.Is(err, state.ErrExists) || errors.Is(err, state.ErrInvalid)
 }
 
 // fail moves an application that this node was allocating to ERROR.

@@ -54,7 +54,9 @@ func (e *Executor) deallocate(ctx context.Context, app model.UID) {
 		st.Status, st.Description = model.StatusDeallocated, "Driver deallocated the resource"
 		log.Info("Fish: Successful deallocation of the Application: " + app.String())
 	}
-	e.apply(ctx, command.ResourceDelete{ApplicationUID: app, State: st})
+	if err := e.record(ctx, command.ResourceDelete{ApplicationUID: app, State: st}); err != nil && !errors.Is(err, errGaveUp) {
+		log.Error("record deallocation", "err", err)
+	}
 }
 
 // resourceDriver finds the driver instance that made res, from the definition recorded when

@@ -165,6 +165,10 @@ func applyResourceCreate(a *applyCtx, c command.Command) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	var existing string
+	if err := a.queryRow(`SELECT uid FROM resource WHERE application_uid = ?`, app.UID.String()).Scan(&existing); err == nil && existing == r.UID.String() {
+		return r, nil // the same command again (its answer was lost): it is recorded already
+	}
 	if app.NodeUID != r.NodeUID {
 		return nil, refuse(ErrStatus, "application %s is not assigned to node %s", app.UID, r.NodeUID)
 	}

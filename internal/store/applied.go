@@ -1,7 +1,10 @@
 package store
 
 import (
+	"context"
 	"crypto/sha256"
+	"fmt"
+	"io"
 	"sync"
 
 	"github.com/hashicorp/raft"
@@ -10,17 +13,20 @@ import (
 // appliedWindow is how many of the latest commands a node remembers the results of.
 const appliedWindow = 8192
 
-// applied remembers the results of the latest commands this node's FSM applied, by log index
-// and by content. A proposer whose answer was lost (the leader died, the connection broke,
-// leadership was lost while committing) proposes the same bytes again as a retry; the leader
-// then answers from the earlier application instead of applying the command twice. Every node
-// applies every entry, so a new leader knows the results of its predecessor's entries too.
+// applied follows what this node's FSM really applied (raft's AppliedIndex counts entries
+// handed to the FSM, not applied yet), and remembers the results of the latest commands, by
+// log index and by content. A proposer whose answer was lost (the leader died, the connection
+// broke, leadership was lost while committing) proposes the same bytes again as a retry; the
+// leader then answers from the earlier application instead of applying the command twice.
+// Every node applies every entry, so a new leader knows its predecessor's results too.
 type applied struct {
 	mu      sync.Mutex
 	byIndex map[uint64]appliedEntry
 	byHash  map[[sha256.Size]byte]uint64
 	ring    []uint64 // indexes in application order, appliedWindow at most
 	next    int
+	last    uint64        // the latest index the FSM applied (commands and configurations)
+	changed chan struct{} // closed and replaced when last grows
 }
 
 type appliedEntry struct {
@@ -33,6 +39,43 @@ func newApplied() *applied {
 		byIndex: make(map[uint64]appliedEntry, appliedWindow),
 		byHash:  make(map[[sha256.Size]byte]uint64, appliedWindow),
 		ring:    make([]uint64, 0, appliedWindow),
+		changed: make(chan struct{}),
+	}
+}
+
+// advance records that the FSM applied every entry up to index i.
+func (a *applied) advance(i uint64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if i <= a.last {
+		return
+	}
+	a.last = i
+	close(a.changed)
+	a.changed = make(chan struct{})
+}
+
+// index is the latest index the FSM applied.
+func (a *applied) index() uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.last
+}
+
+// wait blocks until the FSM applied index i.
+func (a *applied) wait(ctx context.Context, i uint64) error {
+	for {
+		a.mu.Lock()
+		last, changed := a.last, a.changed
+		a.mu.Unlock()
+		if last >= i {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for entry %d to be applied here (applied %d): %w", i, last, ctx.Err())
+		case <-changed:
+		}
 	}
 }
 
@@ -75,10 +118,11 @@ func (a *applied) find(b []byte) (uint64, any, bool) {
 	return i, a.byIndex[i].res, true
 }
 
-// recordingFSM is the FSM raft runs: the state's shim, remembering each result.
+// recordingFSM is the FSM raft runs: the state's shim, recording what it applied.
 type recordingFSM struct {
 	*fsm
-	rec *applied
+	rec   *applied
+	snaps raft.SnapshotStore
 }
 
 var _ raft.BatchingFSM = recordingFSM{}
@@ -86,6 +130,7 @@ var _ raft.BatchingFSM = recordingFSM{}
 func (r recordingFSM) Apply(l *raft.Log) any {
 	res := r.fsm.Apply(l)
 	r.rec.put(l, res)
+	r.rec.advance(l.Index)
 	return res
 }
 
@@ -94,5 +139,21 @@ func (r recordingFSM) ApplyBatch(logs []*raft.Log) []any {
 	for i, l := range logs {
 		r.rec.put(l, out[i])
 	}
+	if len(logs) > 0 {
+		r.rec.advance(logs[len(logs)-1].Index)
+	}
 	return out
+}
+
+// Restore installs a snapshot: the state is then at the snapshot's index, which raft does not
+// tell the FSM; it is the newest snapshot of the store (raft restores the newest at start, and
+// stores an installed one before restoring it).
+func (r recordingFSM) Restore(rc io.ReadCloser) error {
+	if err := r.fsm.Restore(rc); err != nil {
+		return err
+	}
+	if metas, err := r.snaps.List(); err == nil && len(metas) > 0 {
+		r.rec.advance(metas[0].Index)
+	}
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -208,16 +209,35 @@ func (s *Store) postHeader(ctx context.Context, addr, path string, hdr http.Head
 
 // waitApplied blocks until this node's FSM applied index i.
 func (s *Store) waitApplied(ctx context.Context, i uint64) error {
-	t := time.NewTicker(time.Millisecond)
-	defer t.Stop()
-	for s.raft.AppliedIndex() < i {
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for the write to reach this node: %w", ctx.Err())
-		case <-t.C:
+	return s.applied.wait(ctx, i)
+}
+
+// readIndex asks the leader for the index its FSM has applied, after a barrier: once this
+// node applied it, it has seen every write acknowledged before the call. A node without a peer
+// client only knows its own commit index.
+func (s *Store) readIndex(ctx context.Context) (uint64, error) {
+	if s.cfg.Client == nil {
+		commit, _ := strconv.ParseUint(s.raft.Stats()["commit_index"], 10, 64)
+		if commit == 0 {
+			return 0, errors.New("nothing committed yet")
 		}
+		return commit, nil
 	}
-	return nil
+	leader := s.leaderAddr()
+	if leader == "" {
+		return 0, ErrNoLeader
+	}
+	ans, err := s.post(ctx, string(leader), "/cluster/v1/index", "application/json", nil)
+	if err != nil {
+		return 0, err
+	}
+	var a struct {
+		Index uint64 `json:"index"`
+	}
+	if err := json.Unmarshal(ans, &a); err != nil {
+		return 0, fmt.Errorf("read index: %w", err)
+	}
+	return a.Index, nil
 }
 
 // joinRequest asks the leader to add (or re-address) a node.
@@ -246,6 +266,17 @@ func (s *Store) ClusterHandler(verify func(*http.Request) (string, error)) http.
 			a.Value, _ = json.Marshal(v)
 		}
 		writeJSON(w, a)
+	})
+	mux.HandleFunc("POST /cluster/v1/index", func(w http.ResponseWriter, _ *http.Request) {
+		err := ErrNoLeader
+		if s.raft.State() == raft.Leader {
+			err = raftError(s.raft.Barrier(s.cfg.ApplyTimeout).Error())
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		writeJSON(w, map[string]uint64{"index": s.applied.index()})
 	})
 	mux.HandleFunc("POST /cluster/v1/join", func(w http.ResponseWriter, r *http.Request) {
 		var req joinRequest

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -165,9 +166,12 @@ func (s *Store) Balance(lastSeen func() map[string]time.Time, grace time.Duratio
 		return
 	}
 	seen := lastSeen()
+	since := s.members.observe(cf.Configuration().Servers, now)
+	// A member is healthy while its last heartbeat, or its arrival in the configuration (as
+	// this leader saw it) when that is later, is within grace: a node that just joined has not
+	// beaten yet, and one that came back has an old heartbeat.
 	healthy := func(id raft.ServerID) bool {
-		t, ok := seen[string(id)]
-		return ok && now.Sub(t) < grace
+		return now.Sub(later(seen[string(id)], since[id])) < grace
 	}
 	var voters, deadVoters, spare []raft.ServerID
 	for _, srv := range cf.Configuration().Servers {
@@ -205,6 +209,38 @@ func (s *Store) Balance(lastSeen func() map[string]time.Time, grace time.Duratio
 		voters = append(voters, spare[0])
 		spare = spare[1:]
 	}
+}
+
+// memberClock remembers since when the leader has seen each server in the configuration.
+type memberClock struct {
+	mu    sync.Mutex
+	since map[raft.ServerID]time.Time
+}
+
+func newMemberClock() *memberClock { return &memberClock{since: map[raft.ServerID]time.Time{}} }
+
+// observe records the servers of the configuration at now (keeping earlier observations),
+// forgets the servers that left, and returns the observations.
+func (m *memberClock) observe(servers []raft.Server, now time.Time) map[raft.ServerID]time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[raft.ServerID]time.Time, len(servers))
+	for _, srv := range servers {
+		t, ok := m.since[srv.ID]
+		if !ok {
+			t = now
+		}
+		out[srv.ID] = t
+	}
+	m.since = out
+	return out
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // NodeID is this node's raft ID (its node UID).

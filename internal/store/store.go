@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -58,11 +57,13 @@ type Store struct {
 	// applied remembers the latest results, so a retried write is not applied twice.
 	applied *applied
 	// book tells raft where members that came back on a new address are now.
-	book  *addressBook
-	bus   *Bus
-	logs  *raftboltdb.BoltStore
-	trans raft.Transport
-	log   *slog.Logger
+	book *addressBook
+	// members tells since when the leader has seen each member (Balance).
+	members *memberClock
+	bus     *Bus
+	logs    *raftboltdb.BoltStore
+	trans   raft.Transport
+	log     *slog.Logger
 	// existing says the node started on raft state of an earlier run.
 	existing bool
 	// campaign says the node is its cluster's only voter: it elects itself at once instead of
@@ -159,14 +160,14 @@ func Open(cfg Config) (*Store, error) {
 		}
 	}
 	rec := newApplied()
-	r, err := raft.NewRaft(rc, recordingFSM{fsm: f, rec: rec}, logs, logs, snaps, trans)
+	r, err := raft.NewRaft(rc, recordingFSM{fsm: f, rec: rec, snaps: snaps}, logs, logs, snaps, trans)
 	if err != nil {
 		logs.Close()
 		f.db.Load().Close()
 		return nil, fmt.Errorf("start raft: %w", err)
 	}
 	campaign := cfg.Alone && (!existing || alone(logs, snaps, rc.LocalID))
-	return &Store{cfg: cfg, raft: r, fsm: f, applied: rec, book: book, bus: bus, logs: logs, trans: trans, log: log, existing: existing, campaign: campaign}, nil
+	return &Store{cfg: cfg, raft: r, fsm: f, applied: rec, book: book, members: newMemberClock(), bus: bus, logs: logs, trans: trans, log: log, existing: existing, campaign: campaign}, nil
 }
 
 // State is the current state database, for reading.
@@ -195,22 +196,29 @@ func (s *Store) WaitReady(ctx context.Context) error {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	if s.raft.State() == raft.Leader {
-		if err := s.raft.Barrier(s.cfg.ApplyTimeout).Error(); err != nil {
-			return fmt.Errorf("raft barrier: %w", err)
-		}
-		return nil
-	}
-	// A follower catches up with what the leader committed before it serves reads.
-	for {
-		commit, _ := strconv.ParseUint(s.raft.Stats()["commit_index"], 10, 64)
-		if commit > 0 && s.raft.AppliedIndex() >= commit {
+	// A follower catches up with everything the leader applied (its read index) before it
+	// serves reads and reconciles its resources: its own commit index only covers its own log,
+	// which lacks what was committed while it was away (or before it joined).
+	var lastErr error
+	for attempt := 0; ; attempt++ {
+		if s.raft.State() == raft.Leader {
+			if err := s.raft.Barrier(s.cfg.ApplyTimeout).Error(); err != nil {
+				return fmt.Errorf("raft barrier: %w", err)
+			}
 			return nil
 		}
+		i, err := s.readIndex(ctx)
+		if err == nil {
+			if err := s.applied.wait(ctx, i); err != nil {
+				return fmt.Errorf("catching up with the cluster: %w", err)
+			}
+			return nil
+		}
+		lastErr = err
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("catching up with the cluster: %w", ctx.Err())
-		case <-time.After(5 * time.Millisecond):
+			return fmt.Errorf("catching up with the cluster: %w (%v)", ctx.Err(), lastErr)
+		case <-time.After(min(20*time.Millisecond<<min(attempt, 5), time.Second)):
 		}
 	}
 }

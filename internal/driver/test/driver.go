@@ -22,6 +22,13 @@
 // instance, on its first call: the factory fails exactly when the value is at least 127.
 //
 // An injected failure is a *Fault whose text is "TEST: <Step> failed (<value>)".
+//
+// # Slow allocations
+//
+// The definition option allocate_delay (a Go duration such as "2s"; an extension of ours) makes
+// Allocate wait that long before it creates the marker, or return the context's error when the
+// allocation is cancelled first. Cluster tests use it to stop a node in the middle of an
+// allocation.
 package test
 
 import (
@@ -36,6 +43,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/aquarium-fish/aquarium-fish/internal/driver"
 	"github.com/aquarium-fish/aquarium-fish/internal/model"
@@ -146,6 +154,15 @@ func (d *Driver) Allocate(ctx context.Context, req driver.AllocateRequest) (driv
 	}
 	if err := d.knobs.check(knobAllocate, o.FailAllocate, "Allocate"); err != nil {
 		return driver.Allocation{}, err
+	}
+	if delay, _ := o.allocateDelay(); delay > 0 {
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return driver.Allocation{}, ctx.Err()
+		case <-t.C:
+		}
 	}
 	for {
 		if err := ctx.Err(); err != nil {

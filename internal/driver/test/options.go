@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"time"
 )
 
 // Options are the label definition options of the test driver (drivers.md §2.2). Unknown keys
@@ -13,6 +14,22 @@ type Options struct {
 	FailOptionsValidate   uint8 `json:"fail_options_validate"`
 	FailAvailableCapacity uint8 `json:"fail_available_capacity"`
 	FailAllocate          uint8 `json:"fail_allocate"`
+	// AllocateDelay (a Go duration, e.g. "1.5s"; not in the reference driver) makes Allocate
+	// wait that long before it creates the marker, or until the allocation is cancelled. Cluster
+	// tests use it to catch a node in the middle of an allocation.
+	AllocateDelay string `json:"allocate_delay"`
+}
+
+// allocateDelay parses AllocateDelay; empty is no delay.
+func (o Options) allocateDelay() (time.Duration, error) {
+	if o.AllocateDelay == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(o.AllocateDelay)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("decode options: allocate_delay %q is not a positive Go duration", o.AllocateDelay)
+	}
+	return d, nil
 }
 
 // decodeOptions decodes raw. Options that are not a JSON object (or hold a value of the wrong
@@ -25,6 +42,9 @@ func decodeOptions(raw json.RawMessage) (Options, error) {
 	}
 	if err := json.Unmarshal(raw, &o); err != nil {
 		return Options{}, fmt.Errorf("decode options: %w", err)
+	}
+	if _, err := o.allocateDelay(); err != nil {
+		return Options{}, err
 	}
 	return o, nil
 }
