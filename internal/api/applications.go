@@ -91,15 +91,21 @@ func (s *server) applicationGet(r *http.Request, caller string) (any, error) {
 }
 
 func (s *server) applicationState(r *http.Request, caller string) (any, error) {
-	app, err := s.ownedApp(r, caller)
+	uid, err := pathUID(r)
 	if err != nil {
 		return nil, err
 	}
-	st, err := s.State().ApplicationState(r.Context(), app.UID)
+	st, owner, err := s.State().OwnedState(r.Context(), uid)
 	if errors.Is(err, state.ErrNotFound) {
-		return nil, notFound("Unable to find state of the Application: %s", app.UID)
+		return nil, notFound("Application not found: %s", uid)
 	}
-	return st, err
+	if err != nil {
+		return nil, err
+	}
+	if !auth.CanAccess(caller, owner) {
+		return nil, forbidden("Only the owner and admin can request the Application")
+	}
+	return st, nil
 }
 
 func (s *server) applicationResource(r *http.Request, caller string) (any, error) {

@@ -24,7 +24,7 @@ type Reader interface {
 	Label(ctx context.Context, uid model.UID) (model.Label, error)
 	Applications(ctx context.Context, f *string, owner string) ([]model.Application, error)
 	Application(ctx context.Context, uid model.UID) (model.Application, error)
-	ApplicationState(ctx context.Context, app model.UID) (model.ApplicationState, error)
+	OwnedState(ctx context.Context, app model.UID) (model.ApplicationState, string, error)
 	ApplicationResource(ctx context.Context, app model.UID) (model.Resource, error)
 	Tasks(ctx context.Context, app model.UID, f *string) ([]model.ApplicationTask, error)
 	Resources(ctx context.Context, f *string) ([]model.Resource, error)

@@ -43,6 +43,7 @@ type Scheduler struct {
 
 	mu       sync.Mutex
 	defs     definitions
+	mine     []string                  // definitions using this node's capacity, as of the last pass
 	reserved map[model.UID]reservation // yes votes whose outcome is not known yet
 	pending  map[model.UID]uint16      // votes being proposed: app → round
 }
@@ -130,7 +131,7 @@ func (s *Scheduler) pass(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	mine, err := db.NodeWork(ctx, s.cfg.NodeUID)
+	mine, err := db.NodeDefinitions(ctx, s.cfg.NodeUID)
 	if err != nil {
 		return err
 	}
@@ -138,7 +139,13 @@ func (s *Scheduler) pass(ctx context.Context) error {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// The definitions in use and the reservations change together here, so that Prevote, which
+	// reuses them between passes, never counts an application twice or not at all.
 	s.releaseDecided(waiting)
+	if mine == nil {
+		mine = []string{}
+	}
+	s.mine = mine
 	usage := s.usage(ctx, fit, mine)
 	for _, w := range waiting {
 		if _, busy := s.pending[w.UID]; busy {
@@ -183,19 +190,17 @@ func (s *Scheduler) pass(ctx context.Context) error {
 // called with the outcome of the creation.
 func (s *Scheduler) Prevote(ctx context.Context, app model.Application) (vote *command.Vote, done func(created bool)) {
 	noop := func(bool) {}
-	db := s.cfg.State()
 	l, err := s.cfg.Labels.Get(ctx, app.LabelUID)
-	if err != nil {
-		return nil, noop
-	}
-	mine, err := db.NodeWork(ctx, s.cfg.NodeUID)
 	if err != nil {
 		return nil, noop
 	}
 	fit := s.cfg.Fitter()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	idx := fit.First(ctx, l, s.usage(ctx, fit, mine))
+	if s.mine == nil {
+		return nil, noop // no pass yet: let the first one vote
+	}
+	idx := fit.First(ctx, l, s.usage(ctx, fit, s.mine))
 	if idx < 0 {
 		return nil, noop // a "no" is cast by the scheduler's pass, as for any other application
 	}
@@ -240,14 +245,12 @@ func (s *Scheduler) releaseDecided(waiting []state.Work) {
 	}
 }
 
-// usage is what this node's applications and pending reservations consume.
-func (s *Scheduler) usage(ctx context.Context, fit Fitter, mine []state.Work) driver.Usage {
+// usage is what this node's applications (their chosen definitions) and pending reservations
+// consume.
+func (s *Scheduler) usage(ctx context.Context, fit Fitter, mine []string) driver.Usage {
 	var u driver.Usage
-	for _, w := range mine {
-		if w.Status.Final() && !w.HasResource {
-			continue
-		}
-		d, ok := s.defs.get(w.Definition)
+	for _, text := range mine {
+		d, ok := s.defs.get(text)
 		if !ok {
 			continue
 		}

@@ -111,6 +111,21 @@ func (db *DB) ApplicationState(ctx context.Context, app model.UID) (model.Applic
 		"application_uid = ? ORDER BY seq DESC LIMIT 1", app.String())
 }
 
+// OwnedState reads an application's current state and the application's owner in one query
+// (clients poll the state; owner checks need the owner).
+func (db *DB) OwnedState(ctx context.Context, app model.UID) (model.ApplicationState, string, error) {
+	var st model.ApplicationState
+	var owner string
+	err := db.queryRow(ctx, `SELECT s.uid, s.application_uid, s.created_at, s.status, s.description, a.owner_name
+		FROM application a JOIN application_state s ON s.application_uid = a.uid
+		WHERE a.uid = ? ORDER BY s.seq DESC LIMIT 1`, app.String()).
+		Scan(uidCol{&st.UID}, uidCol{&st.ApplicationUID}, timeCol{&st.CreatedAt}, &st.Status, &st.Description, &owner)
+	if errors.Is(err, sql.ErrNoRows) {
+		return st, "", ErrNotFound
+	}
+	return st, owner, err
+}
+
 // Tasks lists an application's tasks.
 func (db *DB) Tasks(ctx context.Context, app model.UID, f *string) ([]model.ApplicationTask, error) {
 	return list(ctx, db, "application_task", taskCols, scanTask, f, taskFilter, "application_uid = ?", app.String())
