@@ -167,9 +167,8 @@ func (s *server) taskCreate(r *http.Request, caller string) (any, error) {
 	if req.Task == "" {
 		return nil, badRequest("Unable to create ApplicationTask: Task can't be empty")
 	}
-	if req.When != "" && !req.When.Valid() {
-		return nil, badRequest("Unable to create ApplicationTask: unknown status %q in when", req.When)
-	}
+	// "when" is not validated (api-v1.md §4.9): a task for a status that never comes is stored
+	// and never runs.
 	opts, err := freeForm("options", req.Options, false)
 	if err != nil {
 		return nil, badRequest("Unable to create ApplicationTask: %v", err)

@@ -37,15 +37,6 @@ func (s Status) Final() bool {
 	return s == StatusDeallocated || s == StatusError || s == StatusRecalled
 }
 
-// Valid reports whether s is one of the known statuses.
-func (s Status) Valid() bool {
-	switch s {
-	case StatusNew, StatusElected, StatusAllocated, StatusDeallocate, StatusRecalled, StatusDeallocated, StatusError:
-		return true
-	}
-	return false
-}
-
 // UserHash is the user's password hash as shown on the wire: the algorithm only. The real salt
 // and key never leave the node.
 type UserHash struct {
