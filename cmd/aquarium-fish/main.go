@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/aquarium-fish/aquarium-fish/internal/config"
@@ -28,7 +29,24 @@ func main() {
 	os.Exit(run())
 }
 
+// stampVersion fills the version from the build's VCS stamp when no -ldflags gave one.
+func stampVersion() {
+	info, ok := debug.ReadBuildInfo()
+	if !ok || version != "dev" {
+		return
+	}
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			version = "dev-" + s.Value[:min(12, len(s.Value))]
+		case "vcs.time":
+			buildTime = s.Value
+		}
+	}
+}
+
 func run() int {
+	stampVersion()
 	cfg, err := config.Load(os.Args[1:], os.Stderr)
 	switch {
 	case errors.Is(err, config.ErrHelp):
