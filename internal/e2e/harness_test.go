@@ -191,10 +191,20 @@ func (n *fishNode) launch(t *testing.T) *process {
 	}
 	w.Close()
 	p := &process{cmd: cmd, out: newOutput(), done: make(chan struct{})}
-	go p.out.drain(r)
+	drained := make(chan struct{})
+	go func() {
+		p.out.drain(r)
+		close(drained)
+	}()
 	go func() {
 		_ = cmd.Wait()
 		p.code = cmd.ProcessState.ExitCode()
+		// The last lines may still be in the pipe: "exited" means its output is read too
+		// (bounded, in case a child process still holds the pipe).
+		select {
+		case <-drained:
+		case <-time.After(2 * time.Second):
+		}
 		close(p.done)
 	}()
 	n.mu.Lock()
