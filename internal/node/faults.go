@@ -216,4 +216,4 @@ func tick(ctx context.Context, every time.Duration, c chan<- struct{}) {
 }
 
 // IsLeader reports whether the node leads the cluster now (tests and benchmarks).
-func (n *node) IsLeader() bool { return n.st.IsLeader() }
+func (n *Node) IsLeader() bool { return n.st.IsLeader() }

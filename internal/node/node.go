@@ -70,20 +70,17 @@ func StartWith(ctx context.Context, cfg config.Config, b Build, opts Options, ou
 	return n, nil
 }
 
-// Node is a running node.
-type Node = node
-
 // Wait blocks until ctx ends or the API asks the node to stop, then stops it gracefully.
-func (n *node) Wait(ctx context.Context) error { return n.wait(ctx) }
+func (n *Node) Wait(ctx context.Context) error { return n.wait(ctx) }
 
 // Addr is the address the API listens on.
-func (n *node) Addr() string { return n.addr }
+func (n *Node) Addr() string { return n.addr }
 
 // UID is the node's UID.
-func (n *node) UID() string { return n.st.NodeID() }
+func (n *Node) UID() string { return n.st.NodeID() }
 
 // Kill stops the node abruptly, as a crash would: no leadership hand-over, no draining.
-func (n *node) Kill() {
+func (n *Node) Kill() {
 	if n.srv != nil {
 		n.srv.Close()
 	}
@@ -97,7 +94,8 @@ func (n *node) Kill() {
 	n.st.Close()
 }
 
-type node struct {
+// Node is a running node.
+type Node struct {
 	addr    string
 	cfg     config.Config
 	log     *slog.Logger
@@ -113,7 +111,7 @@ type node struct {
 	loops   sync.WaitGroup
 }
 
-func start(ctx context.Context, cfg config.Config, opts Options, logger *slog.Logger, out, errOut io.Writer) (*node, error) {
+func start(ctx context.Context, cfg config.Config, opts Options, logger *slog.Logger, out, errOut io.Writer) (*Node, error) {
 	if err := os.MkdirAll(cfg.Directory, 0o750); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
@@ -166,7 +164,7 @@ func start(ctx context.Context, cfg config.Config, opts Options, logger *slog.Lo
 		ln.Close()
 		return nil, fmt.Errorf("unable to start the store: %w", err)
 	}
-	n := &node{cfg: cfg, log: logger, st: st, stopped: make(chan struct{})}
+	n := &Node{cfg: cfg, log: logger, st: st, stopped: make(chan struct{})}
 	ok := false
 	defer func() {
 		if !ok {
@@ -374,7 +372,7 @@ func start(ctx context.Context, cfg config.Config, opts Options, logger *slog.Lo
 	return n, nil
 }
 
-func (n *node) go_(fn func()) {
+func (n *Node) go_(fn func()) {
 	n.loops.Add(1)
 	go func() {
 		defer n.loops.Done()
@@ -383,7 +381,7 @@ func (n *node) go_(fn func()) {
 }
 
 // wait blocks until a signal or the API asks to stop, then stops gracefully.
-func (n *node) wait(ctx context.Context) error {
+func (n *Node) wait(ctx context.Context) error {
 	var err error
 	select {
 	case <-ctx.Done():
@@ -398,7 +396,7 @@ func (n *node) wait(ctx context.Context) error {
 
 // shutdown stops the API (letting in-flight requests finish briefly), the loops, the proxy and
 // the store. Allocated resources stay: the next start recovers them.
-func (n *node) shutdown() {
+func (n *Node) shutdown() {
 	if n.st != nil {
 		if n.leave.Load() {
 			n.st.Leave(context.Background())
