@@ -90,7 +90,7 @@ func (l *loop) work(app model.UID) state.Work {
 // eventually polls cond until it holds or a deadline passes.
 func (l *loop) eventually(what string, cond func() bool) {
 	l.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(15 * time.Second) // generous: CI runs the race detector on 2 cores
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	for !cond() {
