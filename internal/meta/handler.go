@@ -54,7 +54,7 @@ func (h *Handler) serveData(w http.ResponseWriter, r *http.Request) {
 // serveKey renders one value of the caller's metadata, addressed by the "/"-separated path of
 // keys below /meta/v1/data/. An object renders like the root; a scalar or array renders as its
 // JSON for the json format and as its plain text for the others. The reference node answered
-// every key path with 404 "TODO: Not implemented"; answering the value is what its route
+// every key path with a 404 placeholder message; answering the value is what its route
 // promised, and a missing key is still a 404.
 func (h *Handler) serveKey(w http.ResponseWriter, r *http.Request) {
 	metadata, ok := h.callerMetadata(w, r)
