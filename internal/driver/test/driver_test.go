@@ -135,6 +135,41 @@ func TestAllocate(t *testing.T) {
 	}
 }
 
+// TestMarkersAreIndependent: markers share one empty file (hard links), yet each allocation has
+// its own marker, and deallocating the one the others were linked to breaks nothing.
+func TestMarkersAreIndependent(t *testing.T) {
+	ctx := context.Background()
+	d := newDriver(t, ``)
+	first := mustAllocate(t, d, ``)
+	second := mustAllocate(t, d, ``)
+	if err := d.Deallocate(ctx, first); err != nil {
+		t.Fatalf("Deallocate first: %v", err)
+	}
+	if !markerExists(t, d, second.Identifier) {
+		t.Fatalf("deallocating %s removed %s", first.Identifier, second.Identifier)
+	}
+	third := mustAllocate(t, d, ``) // its link source is gone
+	fourth := mustAllocate(t, d, ``)
+	ids, err := d.Resources(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{second.Identifier, third.Identifier, fourth.Identifier}
+	slices.Sort(want)
+	if !slices.Equal(ids, want) {
+		t.Errorf("Resources = %v, want %v", ids, want)
+	}
+	entries, _ := os.ReadDir(d.Workspace())
+	if len(entries) != len(want) {
+		t.Errorf("workspace holds %d entries, want only the %d markers", len(entries), len(want))
+	}
+	for _, id := range want {
+		if fi, err := os.Stat(filepath.Join(d.Workspace(), id)); err != nil || !fi.Mode().IsRegular() || fi.Size() != 0 {
+			t.Errorf("marker %s: %v, %v; want an empty file", id, fi, err)
+		}
+	}
+}
+
 func TestIdentifierAlphabet(t *testing.T) {
 	if len(idAlphabet) != 58 || strings.ContainsAny(idAlphabet, "0OIl") {
 		t.Fatalf("alphabet %q: want 58 characters without 0, O, I, l", idAlphabet)
