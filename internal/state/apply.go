@@ -115,10 +115,19 @@ func (db *DB) ApplyBatch(items []Item) ([]Result, []Event, error) {
 			return nil, nil, err
 		}
 	}
+	staged, err := db.usage.stage(&applyCtx{ctx: ctx, stmts: db.ws}, events)
+	if err != nil {
+		tx.Rollback()
+		return nil, nil, err
+	}
+	db.usage.mu.Lock()
+	defer db.usage.mu.Unlock()
 	if err := tx.exec("COMMIT"); err != nil {
 		tx.Rollback()
+		db.usage.loaded = false
 		return nil, nil, fmt.Errorf("commit batch: %w", err)
 	}
+	db.usage.install(staged)
 	return results, events, nil
 }
 

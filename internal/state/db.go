@@ -22,6 +22,8 @@ type DB struct {
 	r    *sql.DB
 	ws   *stmtCache // statements of the writer connection
 	rs   *stmtCache // statements of the reader pool
+
+	usage usageIndex // what each node's applications use (NodeDefinitions)
 }
 
 // Open opens (creating when missing) the database at path and migrates it to the newest schema.

@@ -110,22 +110,3 @@ func (db *DB) NodesLastSeen(ctx context.Context) (map[model.UID]time.Time, error
 	}
 	return out, nil
 }
-
-// NodeDefinitions lists the chosen definitions (JSON) of the applications that use node's
-// capacity: assigned and not final, or still holding a resource there. It is the scheduler's
-// usage, read often, so it reads nothing else.
-func (db *DB) NodeDefinitions(ctx context.Context, node model.UID) ([]string, error) {
-	rows, err := db.query(ctx, `SELECT a.definition FROM application a
-		WHERE a.node_uid = ? AND a.status IN ('ELECTED','ALLOCATED','DEALLOCATE')
-		UNION ALL
-		SELECT a.definition FROM resource r JOIN application a ON a.uid = r.application_uid
-		WHERE r.node_uid = ? AND a.status NOT IN ('ELECTED','ALLOCATED','DEALLOCATE')`, node.String(), node.String())
-	if err != nil {
-		return nil, err
-	}
-	return collect(rows, func(s scanner) (string, error) {
-		var d string
-		err := s.Scan(&d)
-		return d, err
-	})
-}
