@@ -45,6 +45,7 @@ type Executor struct {
 
 	mu       sync.Mutex
 	busy     map[model.UID]bool        // applications with a goroutine working on them
+	missed   map[model.UID]bool        // busy applications that were asked for more meanwhile
 	timers   map[model.UID]*time.Timer // lifetime timers of allocated resources
 	retries  map[model.UID]*time.Timer // task retries
 	changed  chan struct{}             // closed and replaced when the amount of work changes
@@ -70,6 +71,7 @@ func New(cfg Config) *Executor {
 		log:     cfg.Log.With("component", "executor"),
 		wake:    make(chan struct{}, 1),
 		busy:    map[model.UID]bool{},
+		missed:  map[model.UID]bool{},
 		timers:  map[model.UID]*time.Timer{},
 		retries: map[model.UID]*time.Timer{},
 		changed: make(chan struct{}),
@@ -155,10 +157,12 @@ func (e *Executor) act(ctx context.Context, w state.Work) {
 	}
 }
 
-// start runs fn for app unless something already works on it.
+// start runs fn for app unless something already works on it; then the application is looked
+// at again once fn is done, as the status may have moved on meanwhile.
 func (e *Executor) start(ctx context.Context, app model.UID, fn func(context.Context, model.UID)) {
 	e.mu.Lock()
 	if e.busy[app] {
+		e.missed[app] = true
 		e.mu.Unlock()
 		return
 	}
@@ -170,10 +174,12 @@ func (e *Executor) start(ctx context.Context, app model.UID, fn func(context.Con
 		fn(ctx, app)
 		e.mu.Lock()
 		delete(e.busy, app)
+		again := e.missed[app]
+		delete(e.missed, app)
 		e.mu.Unlock()
 		e.signalChange()
-		if ctx.Err() == nil {
-			e.handle(ctx, app) // the status may have moved on meanwhile
+		if again && ctx.Err() == nil {
+			e.handle(ctx, app)
 		}
 	}()
 }
