@@ -194,9 +194,9 @@ func (f *fixture) work(app model.UID) Work {
 // current reads an application's current state.
 func (f *fixture) current(app model.UID) model.ApplicationState {
 	f.t.Helper()
-	st, err := f.db.ApplicationState(context.Background(), app)
+	st, _, err := f.db.OwnedState(context.Background(), app)
 	if err != nil {
-		f.t.Fatalf("ApplicationState %s: %v", app, err)
+		f.t.Fatalf("OwnedState %s: %v", app, err)
 	}
 	return st
 }

@@ -105,12 +105,6 @@ func (db *DB) Application(ctx context.Context, uid model.UID) (model.Application
 	return one(ctx, db, "application", appCols, scanApp, "uid = ?", uid.String())
 }
 
-// ApplicationState reads an application's current state.
-func (db *DB) ApplicationState(ctx context.Context, app model.UID) (model.ApplicationState, error) {
-	return one(ctx, db, "application_state", stateCols, scanState,
-		"application_uid = ? ORDER BY seq DESC LIMIT 1", app.String())
-}
-
 // OwnedState reads an application's current state and the application's owner in one query
 // (clients poll the state; owner checks need the owner).
 func (db *DB) OwnedState(ctx context.Context, app model.UID) (model.ApplicationState, string, error) {

@@ -54,7 +54,7 @@ func TestApplyAndRead(t *testing.T) {
 		t.Fatalf("vote: %v", err)
 	}
 
-	st, err := s.State().ApplicationState(ctx, app.UID)
+	st, _, err := s.State().OwnedState(ctx, app.UID)
 	if err != nil || st.Status != model.StatusElected || st.Description != "Elected node: n1" {
 		t.Errorf("state = %+v, %v", st, err)
 	}
