@@ -14,7 +14,6 @@ const (
 	userCols     = `name, created_at, updated_at, algo`
 	labelCols    = `uid, created_at, name, version, definitions, metadata`
 	appCols      = `uid, created_at, owner_name, label_uid, metadata`
-	stateCols    = `uid, application_uid, created_at, status, description`
 	taskCols     = `uid, application_uid, created_at, updated_at, task, "when", options, result`
 	resourceCols = `uid, created_at, updated_at, application_uid, node_uid, label_uid, definition_index, identifier, ip_addr, hw_addr, metadata`
 	voteCols     = `uid, created_at, application_uid, node_uid, round, available, rand`
@@ -78,12 +77,6 @@ func scanApp(s scanner) (model.Application, error) {
 	var a model.Application
 	err := s.Scan(uidCol{&a.UID}, timeCol{&a.CreatedAt}, &a.OwnerName, uidCol{&a.LabelUID}, rawCol{&a.Metadata})
 	return a, err
-}
-
-func scanState(s scanner) (model.ApplicationState, error) {
-	var st model.ApplicationState
-	err := s.Scan(uidCol{&st.UID}, uidCol{&st.ApplicationUID}, timeCol{&st.CreatedAt}, &st.Status, &st.Description)
-	return st, err
 }
 
 func scanTask(s scanner) (model.ApplicationTask, error) {
