@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/aquarium-fish/aquarium-fish/internal/metaenv"
 	"github.com/aquarium-fish/aquarium-fish/internal/resolve"
 )
 
@@ -134,7 +135,12 @@ func (h *Handler) renderScalar(w http.ResponseWriter, r *http.Request, value jso
 	if strings.HasPrefix(contentType, "application/json") {
 		body, err = compactJSON(value)
 	} else {
-		body, err = scalarText(value)
+		// Decoded like the text formats decode the object (no UseNumber), so a leaf reads the
+		// same here as in its KEY=VALUE line.
+		var v any
+		if err = json.Unmarshal(value, &v); err == nil {
+			body = []byte(metaenv.Text(v))
+		}
 	}
 	if err != nil {
 		h.log.Debug("unable to read the metadata", "err", err)
@@ -210,33 +216,5 @@ func compactJSON(value json.RawMessage) ([]byte, error) {
 	if err := dec.Decode(&v); err != nil {
 		return nil, fmt.Errorf("decode metadata value: %w", err)
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, fmt.Errorf("encode metadata value: %w", err)
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
-}
-
-// scalarText prints a value in its natural text form, the way the text formats print leaves:
-// strings as they are, numbers like 1, 1.5 or 1e+06, booleans as true/false, null as nothing
-// and arrays Go-style ("[a b]"). Nothing is quoted: the body is the value itself.
-func scalarText(value json.RawMessage) ([]byte, error) {
-	var v any
-	if err := json.Unmarshal(value, &v); err != nil {
-		return nil, fmt.Errorf("decode metadata value: %w", err)
-	}
-	switch v := v.(type) {
-	case nil:
-		return nil, nil
-	case string:
-		return []byte(v), nil
-	case float64:
-		return []byte(strconv.FormatFloat(v, 'g', -1, 64)), nil
-	case bool:
-		return []byte(strconv.FormatBool(v)), nil
-	default:
-		return []byte(fmt.Sprint(v)), nil
-	}
+	return encodeCompact(v)
 }

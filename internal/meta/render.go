@@ -86,17 +86,22 @@ func decodeObject(metadata json.RawMessage, useNumber bool) (map[string]any, err
 	return obj, nil
 }
 
-// renderJSON re-encodes the object: encoding/json sorts map keys at every level, and json.Number
-// keeps each number exactly as stored.
+// renderJSON re-encodes the object compactly.
 func renderJSON(metadata json.RawMessage) ([]byte, error) {
 	obj, err := decodeObject(metadata, true)
 	if err != nil {
 		return nil, err
 	}
+	return encodeCompact(obj)
+}
+
+// encodeCompact encodes a decoded value on one line without HTML escaping: encoding/json sorts
+// map keys at every level, and a json.Number keeps each number exactly as stored.
+func encodeCompact(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(obj); err != nil {
+	if err := enc.Encode(v); err != nil {
 		return nil, fmt.Errorf("encode metadata: %w", err)
 	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+
+	"github.com/aquarium-fish/aquarium-fish/internal/driver"
 )
 
 // Config is the driver's node-level configuration (drivers[].cfg).
@@ -19,12 +21,9 @@ type Config struct {
 	ImagesPath string `json:"images_path"`
 	// WorkspacePath is accepted and ignored: disks are docker volumes.
 	WorkspacePath string `json:"workspace_path"`
-	// CPUAlter and RAMAlter (GB) are added to the engine's totals (negative keeps some for the host).
-	CPUAlter int `json:"cpu_alter"`
-	RAMAlter int `json:"ram_alter"`
-	// CPUOverbook and RAMOverbook (GB) are extra amounts overbook-tolerant tenants may use.
-	CPUOverbook uint32 `json:"cpu_overbook"`
-	RAMOverbook uint32 `json:"ram_overbook"`
+	// CapacityConfig holds cpu_alter, ram_alter, cpu_overbook and ram_overbook; the alter
+	// amounts apply to the engine's totals.
+	driver.CapacityConfig
 	// DownloadUser and DownloadPassword are the Basic auth credentials for image downloads.
 	DownloadUser     string `json:"download_user"`
 	DownloadPassword string `json:"download_password"`
@@ -73,16 +72,19 @@ func parseConfig(raw json.RawMessage, workDir string) (Config, error) {
 	return cfg, nil
 }
 
-// limits turns the engine's totals into the driver's capacity limits, applying the alter
-// amounts. A negative alter must leave at least one CPU and one GB.
-func (c Config) limits(ncpu int, memBytes int64) (cpu, ram uint32, err error) {
-	ramGB := int(memBytes >> 30)
-	totalCPU, totalRAM := ncpu+c.CPUAlter, ramGB+c.RAMAlter
-	if totalCPU < 1 {
-		return 0, 0, fmt.Errorf("docker config: cpu_alter %d leaves no CPU (engine has %d)", c.CPUAlter, ncpu)
+// limits turns the engine's totals into the driver's capacity limits, applying the alter and
+// overbook amounts. A negative alter must leave at least one CPU and one GB.
+func (c Config) limits(ncpu int, memBytes int64) (driver.Limits, error) {
+	ramGB := uint32(min(memBytes>>30, int64(^uint32(0))))
+	lim, err := c.Limits(uint32(max(ncpu, 0)), ramGB)
+	var alterErr *driver.AlterError
+	if errors.As(err, &alterErr) {
+		what, unit := "CPU", ""
+		if alterErr.Key == "ram_alter" {
+			what, unit = "RAM", " GB"
+		}
+		return driver.Limits{}, fmt.Errorf("docker config: %s %d leaves no %s (engine has %d%s)",
+			alterErr.Key, alterErr.Alter, what, alterErr.Total, unit)
 	}
-	if totalRAM < 1 {
-		return 0, 0, fmt.Errorf("docker config: ram_alter %d leaves no RAM (engine has %d GB)", c.RAMAlter, ramGB)
-	}
-	return uint32(totalCPU), uint32(totalRAM), nil
+	return lim, err
 }

@@ -93,7 +93,7 @@ func New(ctx context.Context, env driver.Env, name string, raw json.RawMessage) 
 		_ = cli.Close()
 		return nil, fmt.Errorf("docker engine not reachable: %w", err)
 	}
-	cpu, ram, err := cfg.limits(info.NCPU, info.MemTotal)
+	lim, err := cfg.limits(info.NCPU, info.MemTotal)
 	if err != nil {
 		_ = cli.Close()
 		return nil, err
@@ -111,7 +111,7 @@ func New(ctx context.Context, env driver.Env, name string, raw json.RawMessage) 
 		log:    log,
 		cli:    cli,
 		cache:  cache,
-		limits: driver.Limits{CPU: cpu, RAM: ram, CPUOverbook: cfg.CPUOverbook, RAMOverbook: cfg.RAMOverbook},
+		limits: lim,
 		now:    time.Now,
 	}
 	if d.fw = setupFirewall(ictx, cfg, cli, log); d.fw != nil {
@@ -120,7 +120,7 @@ func New(ctx context.Context, env driver.Env, name string, raw json.RawMessage) 
 		}
 	}
 	log.Info("docker engine ready", "host", cli.DaemonHost(), "api", cli.ClientVersion(),
-		"engine", info.ServerVersion, "cpu", cpu, "ram_gb", ram, "images", cfg.ImagesPath,
+		"engine", info.ServerVersion, "cpu", lim.CPU, "ram_gb", lim.RAM, "images", cfg.ImagesPath,
 		"host_firewall", d.fw != nil)
 	return d, nil
 }

@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+
+	"github.com/aquarium-fish/aquarium-fish/internal/driver"
 )
 
 // The defaults of the directories, relative to the node's working directory.
@@ -53,10 +55,9 @@ type Config struct {
 	// default: <cgroup2 mount>/fish). "none" disables cgroups.
 	CgroupPath string `json:"cgroup_path"`
 
-	CPUAlter    int    `json:"cpu_alter"`
-	RAMAlter    int    `json:"ram_alter"`
-	CPUOverbook uint32 `json:"cpu_overbook"`
-	RAMOverbook uint32 `json:"ram_overbook"`
+	// CapacityConfig holds cpu_alter, ram_alter, cpu_overbook and ram_overbook; the alter
+	// amounts apply to the host's CPU count and RAM GB.
+	driver.CapacityConfig
 
 	DownloadUser     string `json:"download_user"`
 	DownloadPassword string `json:"download_password"`
@@ -116,16 +117,4 @@ func tool(key, explicit, name string) (string, error) {
 		return "", fmt.Errorf("tool %s not found (set %s): %w", name, key, err)
 	}
 	return p, nil
-}
-
-// checkAlter validates a cpu_alter/ram_alter against the host total.
-func checkAlter(key string, alter int, total uint32) (uint32, error) {
-	if alter < 0 && uint64(-alter) >= uint64(total) {
-		return 0, fmt.Errorf("%w: |%s| (%d) must be less than the host total %d", errConfig, key, alter, total)
-	}
-	v := int64(total) + int64(alter)
-	if v > int64(^uint32(0)) {
-		v = int64(^uint32(0))
-	}
-	return uint32(v), nil
 }

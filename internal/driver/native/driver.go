@@ -124,15 +124,11 @@ func hostLimits(ctx context.Context, cfg Config) (driver.Limits, error) {
 	if err != nil {
 		return driver.Limits{}, fmt.Errorf("measure host memory: %w", err)
 	}
-	cpu, err := checkAlter("cpu_alter", cfg.CPUAlter, uint32(runtime.NumCPU()))
+	lim, err := cfg.Limits(uint32(runtime.NumCPU()), uint32(vm.Total>>30))
 	if err != nil {
-		return driver.Limits{}, err
+		return driver.Limits{}, fmt.Errorf("%w: %w", errConfig, err)
 	}
-	ram, err := checkAlter("ram_alter", cfg.RAMAlter, uint32(vm.Total>>30))
-	if err != nil {
-		return driver.Limits{}, err
-	}
-	return driver.Limits{CPU: cpu, RAM: ram, CPUOverbook: cfg.CPUOverbook, RAMOverbook: cfg.RAMOverbook}, nil
+	return lim, nil
 }
 
 // Name is the instance name.
