@@ -2,8 +2,10 @@ package store
 
 import (
 	"errors"
+	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -48,13 +50,13 @@ func (l *StreamLayer) Handoff(c net.Conn) {
 	select {
 	case l.conns <- w:
 	case <-l.closed:
-		c.Close()
+		w.Close()
 		return
 	}
 	select {
 	case <-w.done:
 	case <-l.closed:
-		c.Close()
+		w.Close()
 	}
 }
 
@@ -88,14 +90,25 @@ func (l *StreamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (n
 	return l.dial(string(address), timeout)
 }
 
-// watchedConn tells Handoff when raft is done with a connection.
+// watchedConn tells Handoff when raft is done with a connection. Once closed on purpose, its
+// reads end with io.EOF, the end raft expects, rather than an error it would log.
 type watchedConn struct {
 	net.Conn
-	once sync.Once
-	done chan struct{}
+	once   sync.Once
+	done   chan struct{}
+	closed atomic.Bool
+}
+
+func (c *watchedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if err != nil && c.closed.Load() {
+		err = io.EOF
+	}
+	return n, err
 }
 
 func (c *watchedConn) Close() error {
+	c.closed.Store(true)
 	err := c.Conn.Close()
 	c.once.Do(func() { close(c.done) })
 	return err

@@ -2,6 +2,7 @@ package testcluster
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,6 +119,24 @@ func TestNodeListEverywhere(t *testing.T) {
 		}
 		if roles["leader"] != 1 || roles["voter"] != 2 {
 			t.Errorf("%s lists roles %v, want one leader and two voters", nd.Name, roles)
+		}
+	}
+}
+
+// TestCleanStopIsQuiet: nodes stopped one after the other log no error about the connections
+// their peers closed (raft reads a deliberately closed connection as its end).
+func TestCleanStopIsQuiet(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, 3, Options{})
+	c.CreateLabel(t, c.Node(1), "quiet", TestDef(1, 1, nil))
+	for i := range 3 {
+		c.Stop(i)
+	}
+	for _, nd := range c.Nodes() {
+		for _, l := range nd.Output().Lines() {
+			if strings.Contains(l, "use of closed network connection") {
+				t.Errorf("%s logged: %s", nd.Name, l)
+			}
 		}
 	}
 }
