@@ -1,15 +1,12 @@
 package e2e
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
-	"io"
 	"net"
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,131 +18,30 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
-	"github.com/docker/docker/pkg/stdcopy"
+
+	"github.com/aquarium-fish/aquarium-fish/internal/driver/docker/dockertest"
 )
 
 // The engine side of the docker driver tests.
-
-// busyboxStatic is the static busybox the test image is made of (Debian: busybox-static).
-const busyboxStatic = "/bin/busybox"
 
 // imageName is the name of the test images; every test serves them under its own versions.
 const imageName = "fishe2e"
 
 // dockerEngine returns a client of the engine the node will use (configured from the
-// environment like the node), or skips the test when none answers.
+// environment like the node), or skips the test when none answers or the busybox the test
+// image is made of is missing.
 func dockerEngine(t *testing.T) *client.Client {
 	t.Helper()
-	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
-	if err != nil {
-		t.Skipf("skipped: no docker engine client (%v); the docker driver tests need a Docker engine", err)
-	}
-	t.Cleanup(func() { _ = cli.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if _, err := cli.Ping(ctx); err != nil {
-		t.Skipf("skipped: no docker engine reachable (%v); the docker driver tests need a Docker engine", err)
-	}
-	if _, err := os.Stat(busyboxStatic); err != nil {
-		t.Skipf("skipped: %s is missing (apt-get install busybox-static): %v", busyboxStatic, err)
-	}
+	cli := dockertest.Engine(t)
+	dockertest.RequireBusybox(t)
 	return cli
 }
 
-var savedImage struct {
-	once    sync.Once
-	archive []byte // the image archive holding `docker save` of the busybox image, untagged
-	sum     string
-	err     error
-}
-
 // dockerImageArchive is the image archive of the busybox test image (fishe2e/fishe2e.tar inside)
-// and its sum. It is built once per test binary (the engine image is removed at once; only the
-// bytes are kept); each test serves it under versions of its own.
+// and its sum. It is built once per test binary; each test serves it under versions of its own.
 func dockerImageArchive(t *testing.T, cli *client.Client) ([]byte, string) {
 	t.Helper()
-	savedImage.once.Do(func() {
-		var tarball []byte
-		if tarball, savedImage.err = saveBusyboxImage(cli); savedImage.err == nil {
-			savedImage.archive, savedImage.sum, savedImage.err = packArchive(
-				map[string]archiveFile{imageName + "/" + imageName + ".tar": {tarball, 0o644}})
-		}
-	})
-	if savedImage.err != nil {
-		t.Fatalf("build the busybox test image: %v", savedImage.err)
-	}
-	return savedImage.archive, savedImage.sum
-}
-
-// saveBusyboxImage imports a busybox root file system that sleeps as its main process and
-// saves it by ID (no tag: the driver's tag is the only one).
-func saveBusyboxImage(cli *client.Client) ([]byte, error) {
-	bb, err := os.ReadFile(busyboxStatic)
-	if err != nil {
-		return nil, err
-	}
-	links := map[string]string{}
-	for _, a := range []string{"sh", "sleep", "cat", "env", "echo", "ls", "nc", "httpd", "wget", "id"} {
-		links["bin/"+a] = "busybox"
-	}
-	rootfs, err := tarOf(map[string]archiveFile{"bin/busybox": {bb, 0o755}}, links, "bin", "mnt", "tmp")
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	src := imageName + "-src:" + uniqueSuffix(6)
-	rc, err := cli.ImageImport(ctx, dimage.ImportSource{Source: bytes.NewReader(rootfs), SourceName: "-"}, src,
-		dimage.ImportOptions{Changes: []string{`CMD ["/bin/sleep", "3600"]`, `ENV PATH=/bin`}})
-	if err != nil {
-		return nil, err
-	}
-	_, _ = io.Copy(io.Discard, rc)
-	_ = rc.Close()
-	defer func() { _, _ = cli.ImageRemove(context.Background(), src, dimage.RemoveOptions{Force: true}) }()
-	img, err := cli.ImageInspect(ctx, src)
-	if err != nil {
-		return nil, err
-	}
-	save, err := cli.ImageSave(ctx, []string{img.ID})
-	if err != nil {
-		return nil, err
-	}
-	defer save.Close()
-	return io.ReadAll(save)
-}
-
-// tarOf is an uncompressed tar of the directories dirs (mode 0755, "tmp" 01777), then the
-// files and the symbolic links (slash-separated paths inside those directories).
-func tarOf(files map[string]archiveFile, links map[string]string, dirs ...string) ([]byte, error) {
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, d := range dirs {
-		mode := int64(0o755)
-		if d == "tmp" {
-			mode = 0o1777
-		}
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d + "/", Mode: mode}); err != nil {
-			return nil, err
-		}
-	}
-	for name, f := range files {
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: int64(f.mode), Size: int64(len(f.data))}); err != nil {
-			return nil, err
-		}
-		if _, err := tw.Write(f.data); err != nil {
-			return nil, err
-		}
-	}
-	for name, target := range links {
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeSymlink, Name: name, Linkname: target}); err != nil {
-			return nil, err
-		}
-	}
-	if err := tw.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return dockertest.BusyboxArchive(t, cli, imageName)
 }
 
 // servedImage is an image archive served under a version of its own, so that neither the
@@ -246,33 +142,7 @@ func removeEngineObjects(t *testing.T, cli *client.Client, label string, report 
 // execIn runs cmd in container id and returns its exit code and combined output.
 func execIn(t *testing.T, cli *client.Client, id string, cmd ...string) (int, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	ex, err := cli.ContainerExecCreate(ctx, id, container.ExecOptions{Cmd: cmd, AttachStdout: true, AttachStderr: true})
-	if err != nil {
-		t.Fatalf("exec %v: %v", cmd, err)
-	}
-	hj, err := cli.ContainerExecAttach(ctx, ex.ID, container.ExecAttachOptions{})
-	if err != nil {
-		t.Fatalf("exec %v: attach: %v", cmd, err)
-	}
-	defer hj.Close()
-	var out bytes.Buffer
-	if _, err := stdcopy.StdCopy(&out, &out, hj.Reader); err != nil {
-		t.Fatalf("exec %v: read: %v", cmd, err)
-	}
-	var code int
-	if !poll(10*time.Second, func() bool {
-		ins, err := cli.ContainerExecInspect(ctx, ex.ID)
-		if err != nil {
-			t.Fatalf("exec %v: inspect: %v", cmd, err)
-		}
-		code = ins.ExitCode
-		return !ins.Running
-	}) {
-		t.Fatalf("exec %v: still running after its output ended", cmd)
-	}
-	return code, out.String()
+	return dockertest.Exec(t, cli, id, cmd...)
 }
 
 // copyProbe puts the probe helper into container id as /bin/fishprobe.
@@ -282,7 +152,7 @@ func copyProbe(t *testing.T, cli *client.Client, id, probe string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tb, err := tarOf(map[string]archiveFile{"fishprobe": {b, 0o755}}, nil)
+	tb, err := dockertest.Tar(map[string]dockertest.File{"fishprobe": {Data: b, Mode: 0o755}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,38 +56,25 @@ type archiveFile struct {
 // returns it with its "sha256:<hex>" sum.
 func buildImageArchive(t *testing.T, files map[string]archiveFile) ([]byte, string) {
 	t.Helper()
-	archive, sum, err := packArchive(files)
-	if err != nil {
-		t.Fatalf("build image archive: %v", err)
-	}
-	return archive, sum
-}
-
-// packArchive is buildImageArchive for callers without a test.
-func packArchive(files map[string]archiveFile) ([]byte, string, error) {
-	root, err := os.MkdirTemp("", "fish-e2e-archive-")
-	if err != nil {
-		return nil, "", err
-	}
-	defer os.RemoveAll(root)
+	root := t.TempDir()
 	for name, f := range files {
 		p := filepath.Join(root, filepath.FromSlash(name))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return nil, "", err
+			t.Fatal(err)
 		}
 		if err := os.WriteFile(p, f.data, f.mode); err != nil {
-			return nil, "", err
+			t.Fatal(err)
 		}
 		if err := os.Chmod(p, f.mode); err != nil { // not cut by the umask
-			return nil, "", err
+			t.Fatal(err)
 		}
 	}
 	var buf bytes.Buffer
 	if err := image.BuildTarXz(&buf, root); err != nil {
-		return nil, "", err
+		t.Fatalf("build image archive: %v", err)
 	}
 	sum := sha256.Sum256(buf.Bytes())
-	return buf.Bytes(), "sha256:" + hex.EncodeToString(sum[:]), nil
+	return buf.Bytes(), "sha256:" + hex.EncodeToString(sum[:])
 }
 
 // archiveServer serves image archives over HTTP on the loopback (the node downloads from the

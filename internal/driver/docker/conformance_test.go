@@ -8,12 +8,13 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/aquarium-fish/aquarium-fish/internal/driver"
+	"github.com/aquarium-fish/aquarium-fish/internal/driver/docker/dockertest"
 	"github.com/aquarium-fish/aquarium-fish/internal/driver/drivertest"
 	"github.com/aquarium-fish/aquarium-fish/internal/model"
 )
 
 func TestConformance(t *testing.T) {
-	cli := engine(t)
+	cli := dockertest.Engine(t)
 	img := seededImage(t, cli)
 	node, work, api := uuid.New(), t.TempDir(), metaStandIn(t)
 	drivertest.Run(t, drivertest.Config{
@@ -36,7 +37,7 @@ func TestConformance(t *testing.T) {
 // engine: network, firewall rules, volume-less container create and start, then removal of all,
 // with the host firewall and without.
 func BenchmarkAllocateCached(b *testing.B) {
-	cli := engine(b)
+	cli := dockertest.Engine(b)
 	img := seededImage(b, cli)
 	api := metaStandIn(b)
 	def := definition(img)

@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/aquarium-fish/aquarium-fish/internal/driver"
+	"github.com/aquarium-fish/aquarium-fish/internal/driver/docker/dockertest"
 	"github.com/aquarium-fish/aquarium-fish/internal/image"
 	"github.com/aquarium-fish/aquarium-fish/internal/model"
 )
@@ -22,8 +23,8 @@ import (
 // TestSandbox allocates two resources of one image at once and checks what they got: the image
 // loaded once, limits, labels, metadata, volumes, the isolated network; then deallocates them.
 func TestSandbox(t *testing.T) {
-	cli := engine(t)
-	archive, sum := testArchive(t, cli)
+	cli := dockertest.Engine(t)
+	archive, sum := dockertest.BusyboxArchive(t, cli, "fishtest")
 	srv := newImageServer(t, archive)
 	img := testImage(t, cli, srv, sum)
 	api := metaStandIn(t)
@@ -82,7 +83,7 @@ func TestSandbox(t *testing.T) {
 	gw := netip.MustParseAddr(ep.Gateway)
 
 	// Metadata and the node's endpoints are in the environment, not in any log.
-	_, out := execIn(t, cli, a.Identifier, "env")
+	_, out := dockertest.Exec(t, cli, a.Identifier, "env")
 	for _, want := range []string{"CI_token=s3cr3t value", "N=1.5",
 		"FISH_META_URL=https://" + netip.AddrPortFrom(gw, api.Port()).String() + "/meta/v1/data/",
 		"FISH_PROXY=socks5://" + netip.AddrPortFrom(gw, api.Port()).String()} {
@@ -104,7 +105,7 @@ func TestSandbox(t *testing.T) {
 	if v, err := cli.VolumeInspect(ctx, vol); err != nil || v.Labels[LabelResource] != a.Identifier {
 		t.Errorf("volume %s: labels=%v err=%v", vol, v.Labels, err)
 	}
-	if code, out := execIn(t, cli, a.Identifier, "sh", "-c", "echo x > /mnt/data/f && cat /mnt/data/f"); code != 0 {
+	if code, out := dockertest.Exec(t, cli, a.Identifier, "sh", "-c", "echo x > /mnt/data/f && cat /mnt/data/f"); code != 0 {
 		t.Errorf("write to the disk: exit %d: %s", code, out)
 	}
 
@@ -112,7 +113,7 @@ func TestSandbox(t *testing.T) {
 	if body, ok := httpGet(t, cli, a.Identifier, netip.AddrPortFrom(gw, api.Port())); !ok || !strings.Contains(body, "fish-meta-ok") {
 		t.Errorf("the node's stand-in meta API on the gateway is not reachable: %q", body)
 	}
-	if code, out := execIn(t, cli, b.Identifier, "httpd", "-p", "8080", "-h", "/"); code != 0 {
+	if code, out := dockertest.Exec(t, cli, b.Identifier, "httpd", "-p", "8080", "-h", "/"); code != 0 {
 		t.Fatalf("start httpd in %s: exit %d: %s", b.Identifier, code, out)
 	}
 	bAddr := netip.AddrPortFrom(netip.MustParseAddr(b.IPAddr), 8080)
@@ -156,7 +157,7 @@ func wantGone(t *testing.T, d *Driver, id string, volumes ...string) {
 // TestRestartInventory: a new instance of the node finds and destroys the resource; other nodes
 // and other driver instances neither list nor touch it.
 func TestRestartInventory(t *testing.T) {
-	cli := engine(t)
+	cli := dockertest.Engine(t)
 	img := seededImage(t, cli)
 	node, work := uuid.New(), t.TempDir()
 	api := metaStandIn(t)
@@ -207,9 +208,9 @@ func TestRestartInventory(t *testing.T) {
 
 // TestImageErrors: bad images fail the allocation clearly and leave nothing behind.
 func TestImageErrors(t *testing.T) {
-	cli := engine(t)
+	cli := dockertest.Engine(t)
 	// The checksum is checked whatever the archive holds: a tiny one keeps the test fast.
-	tiny, err := buildArchive(map[string][]byte{"fishtest/fishtest.tar": []byte("not a tarball")})
+	tiny, _, err := dockertest.ImageArchive(map[string][]byte{"fishtest/fishtest.tar": []byte("not a tarball")})
 	if err != nil {
 		t.Fatalf("build archive: %v", err)
 	}
@@ -248,7 +249,7 @@ func TestImageErrors(t *testing.T) {
 
 // TestNew: the factory's errors, and the capacity it measures.
 func TestNew(t *testing.T) {
-	cli := engine(t)
+	cli := dockertest.Engine(t)
 	info, err := cli.Info(t.Context())
 	if err != nil {
 		t.Fatalf("Info: %v", err)
@@ -292,7 +293,7 @@ func TestNew(t *testing.T) {
 
 // TestRemoteCapacity: a remote driver counts the engine's Fish containers, not the node usage.
 func TestRemoteCapacity(t *testing.T) {
-	cli := engine(t)
+	cli := dockertest.Engine(t)
 	img := seededImage(t, cli)
 	env := newTestEnv(t, uuid.New(), t.TempDir(), metaStandIn(t)).Env
 	d := newDriver(t, env, "docker", `{"is_remote": true}`)

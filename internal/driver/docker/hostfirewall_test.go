@@ -10,6 +10,8 @@ import (
 
 	"github.com/docker/docker/client"
 	"github.com/google/uuid"
+
+	"github.com/aquarium-fish/aquarium-fish/internal/driver/docker/dockertest"
 )
 
 // secretGreeting is what hostService answers.
@@ -70,7 +72,7 @@ func probeHost(t *testing.T, cli *client.Client, id string, targets map[string]n
 		script += fmt.Sprintf("probe %s %s %d &\n", name, ap.Addr(), ap.Port())
 	}
 	script += fmt.Sprintf("(ping -c 1 -W 2 %s >/dev/null 2>&1 && echo ping=open || echo ping=closed) &\nwait\n", ping)
-	code, out := execIn(t, cli, id, "sh", "-c", script)
+	code, out := dockertest.Exec(t, cli, id, "sh", "-c", script)
 	if code != 0 {
 		t.Fatalf("probe the host from %s: exit %d: %s", id, code, out)
 	}
@@ -106,7 +108,7 @@ func fishRules(t *testing.T, d *Driver, id string) []string {
 // gateway and no other service of the host, on any host address, nor pings it; without, it
 // reaches them all (the hole the firewall closes). The rules go with the resource.
 func TestHostFirewall(t *testing.T) {
-	cli := engine(t)
+	cli := dockertest.Engine(t)
 	img := seededImage(t, cli)
 	api := metaStandIn(t)
 	secret := hostService(t)
@@ -167,7 +169,7 @@ func TestHostFirewall(t *testing.T) {
 // TestHostFirewallRestart: a new driver instance removes the rules of bridges that are gone and
 // installs again the rules of its resources that lost theirs, with the ports of the allocation.
 func TestHostFirewallRestart(t *testing.T) {
-	cli := engine(t)
+	cli := dockertest.Engine(t)
 	img := seededImage(t, cli)
 	api := metaStandIn(t)
 	node, work := uuid.New(), t.TempDir()
@@ -216,7 +218,7 @@ func TestHostFirewallRestart(t *testing.T) {
 // TestHostFirewallUnusable: where iptables cannot work the driver starts without the firewall
 // and warns that the host's services are exposed.
 func TestHostFirewallUnusable(t *testing.T) {
-	engine(t)
+	dockertest.Engine(t)
 	for _, c := range []struct{ cfg, want string }{
 		{`{"iptables_path": "/nonexistent/iptables"}`, `host firewall unusable (iptables_path: exec: "/nonexistent/iptables"`},
 		{`{"iptables_path": "false"}`, "host firewall unusable (host firewall: "},

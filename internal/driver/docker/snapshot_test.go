@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/aquarium-fish/aquarium-fish/internal/driver/docker/dockertest"
 	"github.com/aquarium-fish/aquarium-fish/internal/image"
 	"github.com/aquarium-fish/aquarium-fish/internal/model"
 )
@@ -17,7 +18,7 @@ import (
 // TestSnapshot: the snapshot task commits the container without its metadata, saves it into the
 // image cache, and a later label runs it from the engine or, once the engine lost it, from the cache.
 func TestSnapshot(t *testing.T) {
-	cli := engine(t)
+	cli := dockertest.Engine(t)
 	img := seededImage(t, cli)
 	env := newTestEnv(t, uuid.New(), t.TempDir(), metaStandIn(t))
 	d := newDriver(t, env.Env, "docker", "")
@@ -25,7 +26,7 @@ func TestSnapshot(t *testing.T) {
 	d.now = func() time.Time { return stamp }
 
 	a, res := allocate(t, d, request(definition(img), map[string]any{"SECRET": "hush-hush"}))
-	if code, out := execIn(t, cli, a.Identifier, "sh", "-c", "echo snapped > /tmp/marker"); code != 0 {
+	if code, out := dockertest.Exec(t, cli, a.Identifier, "sh", "-c", "echo snapped > /tmp/marker"); code != 0 {
 		t.Fatalf("write marker: exit %d: %s", code, out)
 	}
 
@@ -81,7 +82,7 @@ func TestSnapshot(t *testing.T) {
 			removeImage(t, cli, ref)
 		}
 		b, res := allocate(t, d, request(definition(snapImg), map[string]any{"SECRET": "other"}))
-		code, out := execIn(t, cli, b.Identifier, "sh", "-c", "cat /tmp/marker; env")
+		code, out := dockertest.Exec(t, cli, b.Identifier, "sh", "-c", "cat /tmp/marker; env")
 		if code != 0 || !strings.Contains(out, "snapped\n") || !strings.Contains(out, "SECRET=other\n") {
 			t.Errorf("container from the snapshot (from cache %v): exit %d:\n%s", fromCache, code, out)
 		}

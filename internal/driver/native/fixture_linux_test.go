@@ -14,8 +14,6 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"os"
-	"os/exec"
-	"os/user"
 	"path/filepath"
 	"runtime"
 	"sync"
@@ -26,6 +24,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/aquarium-fish/aquarium-fish/internal/driver"
+	"github.com/aquarium-fish/aquarium-fish/internal/driver/native/nativetest"
 	"github.com/aquarium-fish/aquarium-fish/internal/image"
 	"github.com/aquarium-fish/aquarium-fish/internal/model"
 )
@@ -79,19 +78,21 @@ func newFixture(t *testing.T, extraCfg map[string]any) *fixture {
 		log:     slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	cfg := map[string]any{"homes_path": homes}
+	// Its own v2 parent, removed (when empty) when the test ends. The v1 parents are shared
+	// with every other driver of the host (other test binaries run at the same time), so they
+	// stay, as they do in production.
+	var ownV2 string
+	if v2, _, err := cgroupMounts(); err == nil && v2.point != "" {
+		ownV2 = filepath.Join(v2.point, "fish-test-"+filepath.Base(homes))
+		cfg["cgroup_path"] = ownV2
+	}
 	for k, v := range extraCfg {
 		cfg[k] = v
 	}
 	f.cfg, _ = json.Marshal(cfg)
-	// The parents of the users' cgroups stay while the driver lives; the tests remove them
-	// (when empty) so that no cgroup of theirs outlives them.
 	t.Cleanup(func() {
-		if f.cg != nil {
-			for _, p := range []string{f.cg.v2, f.cg.v1Mem, f.cg.v1CPU} {
-				if p != "" {
-					syscall.Rmdir(p)
-				}
-			}
+		if f.cg != nil && ownV2 != "" && f.cg.v2 == ownV2 {
+			syscall.Rmdir(ownV2)
 		}
 	})
 	f.server = httptest.NewServer(http.FileServer(http.Dir(f.images(t))))
@@ -192,26 +193,22 @@ func (f *fixture) allocate(t *testing.T, d *Driver, def model.LabelDefinition, m
 // cleanupAll destroys every user the fixture's records name, and removes by force what a
 // failing driver leaves.
 func (f *fixture) cleanupAll(t *testing.T) {
-	ws := filepath.Join(f.workDir, DefaultWorkspacePath)
-	ids, err := records{dir: ws}.list(f.node)
-	if err != nil || len(ids) == 0 {
+	leftovers := nativetest.Records(t, filepath.Join(f.workDir, DefaultWorkspacePath))
+	if len(leftovers) == 0 {
 		return
 	}
 	d, err := New(context.Background(), f.env(), Type, f.cfg)
-	for _, id := range ids {
+	for _, r := range leftovers {
 		if err == nil {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			derr := d.(*Driver).Destroy(ctx, id)
+			derr := d.(*Driver).Destroy(ctx, r.Identifier)
 			cancel()
 			if derr == nil {
 				continue
 			}
-			t.Errorf("clean-up: Destroy %s: %v", id, derr)
+			t.Errorf("clean-up: Destroy %s: %v", r.Identifier, derr)
 		}
-		if _, err := user.Lookup(id); err == nil {
-			exec.Command("pkill", "-KILL", "-u", id).Run()
-			exec.Command("userdel", "-f", id).Run()
-		}
+		nativetest.RemoveUser(t, r)
 	}
 }
 

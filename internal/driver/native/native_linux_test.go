@@ -174,12 +174,13 @@ func wantInCgroups(t *testing.T, cg *cgroups, pid int, name string) {
 		return // gone meanwhile
 	}
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	check := func(hierarchy func(controllers string) bool, what string) {
+	check := func(hierarchy func(controllers string) bool, what, parent string) {
+		want := "/" + filepath.Base(parent) + "/" + name
 		for _, l := range lines {
 			parts := strings.SplitN(l, ":", 3)
 			if len(parts) == 3 && hierarchy(parts[1]) {
-				if !strings.HasSuffix(parts[2], "/fish/"+name) {
-					t.Errorf("process %d is in %s cgroup %s, want .../fish/%s", pid, what, parts[2], name)
+				if !strings.HasSuffix(parts[2], want) {
+					t.Errorf("process %d is in %s cgroup %s, want ...%s", pid, what, parts[2], want)
 				}
 				return
 			}
@@ -187,13 +188,13 @@ func wantInCgroups(t *testing.T, cg *cgroups, pid int, name string) {
 		t.Errorf("process %d has no %s cgroup: %q", pid, what, b)
 	}
 	if cg.v2 != "" {
-		check(func(c string) bool { return c == "" }, "v2")
+		check(func(c string) bool { return c == "" }, "v2", cg.v2)
 	}
 	if cg.v1Mem != "" {
-		check(func(c string) bool { return slices.Contains(strings.Split(c, ","), "memory") }, "memory")
+		check(func(c string) bool { return slices.Contains(strings.Split(c, ","), "memory") }, "memory", cg.v1Mem)
 	}
 	if cg.v1CPU != "" {
-		check(func(c string) bool { return slices.Contains(strings.Split(c, ","), "cpu") }, "cpu")
+		check(func(c string) bool { return slices.Contains(strings.Split(c, ","), "cpu") }, "cpu", cg.v1CPU)
 	}
 }
 
