@@ -24,8 +24,9 @@ type StreamLayer struct {
 	closed chan struct{}
 	once   sync.Once
 
-	mu     sync.Mutex
-	active map[*watchedConn]struct{}
+	mu      sync.Mutex
+	active  map[*watchedConn]struct{}
+	dropped bool // the HTTPS server is stopping: connections handed over now are closed at once
 }
 
 var _ raft.StreamLayer = (*StreamLayer)(nil)
@@ -40,6 +41,11 @@ func NewStreamLayer(addr string, dial func(address string, timeout time.Duration
 func (l *StreamLayer) Handoff(c net.Conn) {
 	w := &watchedConn{Conn: c, done: make(chan struct{})}
 	l.mu.Lock()
+	if l.dropped {
+		l.mu.Unlock()
+		w.Close()
+		return
+	}
 	l.active[w] = struct{}{}
 	l.mu.Unlock()
 	defer func() {
@@ -60,11 +66,12 @@ func (l *StreamLayer) Handoff(c net.Conn) {
 	}
 }
 
-// DropConns closes the connections peers opened to this node (the HTTPS server is stopping);
-// raft keeps accepting until the store closes.
+// DropConns closes the connections peers opened to this node, and those handed over later
+// (a handshake still running): the HTTPS server is stopping, and waits for them to end.
 func (l *StreamLayer) DropConns() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.dropped = true
 	for w := range l.active {
 		w.Close()
 	}
@@ -91,7 +98,8 @@ func (l *StreamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (n
 }
 
 // watchedConn tells Handoff when raft is done with a connection. Once closed on purpose, its
-// reads end with io.EOF, the end raft expects, rather than an error it would log.
+// reads end with io.EOF, the end raft expects, and its writes are dropped, rather than failing
+// with errors raft would log: the peer sees the connection end either way.
 type watchedConn struct {
 	net.Conn
 	once   sync.Once
@@ -103,6 +111,14 @@ func (c *watchedConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	if err != nil && c.closed.Load() {
 		err = io.EOF
+	}
+	return n, err
+}
+
+func (c *watchedConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	if err != nil && c.closed.Load() {
+		return len(p), nil
 	}
 	return n, err
 }
