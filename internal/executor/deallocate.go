@@ -26,24 +26,26 @@ func (e *Executor) deallocate(ctx context.Context, app model.UID) {
 	e.stopTimer(app)
 	log := e.log.With("app", app, "identifier", res.Identifier)
 	drv, derr := e.resourceDriver(ctx, res)
-	if derr == nil && w.Status == model.StatusDeallocate {
-		e.runTasks(ctx, w, res, drv)
-	}
-	for attempt := 1; derr == nil; attempt++ {
-		derr = drv.Deallocate(ctx, res)
-		if derr == nil || errors.Is(derr, driver.ErrNotFound) {
-			derr = nil // gone is what we want
-			break
+	if derr == nil {
+		if w.Status == model.StatusDeallocate {
+			e.runTasks(ctx, w, res, drv)
 		}
-		if ctx.Err() != nil {
-			return // shutting down: reconciled at the next start
-		}
-		if attempt >= e.cfg.DeallocAttempts {
-			break
-		}
-		log.Warn("deallocation failed, will retry", "attempt", attempt, "err", derr)
-		if !e.sleep(ctx, e.backoff(attempt)) {
-			return
+		for attempt := 1; ; attempt++ {
+			derr = drv.Deallocate(ctx, res)
+			if derr == nil || errors.Is(derr, driver.ErrNotFound) {
+				derr = nil // gone is what we want
+				break
+			}
+			if ctx.Err() != nil {
+				return // shutting down: reconciled at the next start
+			}
+			if attempt >= e.cfg.DeallocAttempts {
+				break
+			}
+			log.Warn("deallocation failed, will retry", "attempt", attempt, "err", derr)
+			if !e.sleep(ctx, e.backoff(attempt)) {
+				return
+			}
 		}
 	}
 	st := model.ApplicationState{UID: model.NewUID(e.cfg.NodeUID), CreatedAt: e.cfg.Now()}
