@@ -77,13 +77,13 @@ func TestConfigKnobs(t *testing.T) {
 		wantErr string // "" = the factory succeeds
 	}{
 		{`{"fail_config_apply":0,"fail_config_validate":0}`, ""},
-		{`{"fail_config_apply":255}`, "TEST: ConfigApply failed (255)"},
-		{`{"fail_config_validate":255}`, "TEST: ConfigValidate failed (255)"},
-		{`{"fail_config_apply":255,"fail_config_validate":255}`, "TEST: ConfigApply failed (255)"},
+		{`{"fail_config_apply":255}`, "TEST: RandomFail: TEST: ConfigApply failed (255)"},
+		{`{"fail_config_validate":255}`, "TEST: RandomFail: TEST: ConfigValidate failed (255)"},
+		{`{"fail_config_apply":255,"fail_config_validate":255}`, "TEST: RandomFail: TEST: ConfigApply failed (255)"},
 		// A new instance makes its first call: it fails from 127 on.
 		{`{"fail_config_apply":126,"fail_config_validate":126}`, ""},
-		{`{"fail_config_apply":127}`, "TEST: ConfigApply failed (127)"},
-		{`{"fail_config_validate":200}`, "TEST: ConfigValidate failed (200)"},
+		{`{"fail_config_apply":127}`, "TEST: RandomFail: TEST: ConfigApply failed (127)"},
+		{`{"fail_config_validate":200}`, "TEST: RandomFail: TEST: ConfigValidate failed (200)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.cfg, func(t *testing.T) {

@@ -10,7 +10,8 @@
 //
 // A knob is a uint8. The reference driver failed at random with probability value/254; this one
 // is deterministic, so tests can rely on it. Each driver instance counts the calls of every knob
-// (per knob name and value, starting at 0), and call n fails as FailsAt(n, value) says:
+// (per knob name and value, and for the options knobs per operation: capacity check, allocation,
+// definition validation; starting at 0), and call n fails as FailsAt(n, value) says:
 //
 //   - 0 never fails; 255 and 254 always fail;
 //   - otherwise the failures among the first n calls are n*value/254 rounded to the nearest
@@ -21,7 +22,8 @@
 // Prepare-time knobs (fail_config_apply, fail_config_validate) are checked once by a new
 // instance, on its first call: the factory fails exactly when the value is at least 127.
 //
-// An injected failure is a *Fault whose text is "TEST: <Step> failed (<value>)".
+// An injected failure is a *Fault whose text is "TEST: RandomFail: TEST: <Step> failed (<value>)",
+// the knob's error wrapped as the reference driver returned it.
 //
 // # Slow allocations
 //
@@ -126,7 +128,7 @@ func (d *Driver) Workspace() string { return d.cfg.WorkspacePath }
 // ValidateDefinition applies the options of def with their knobs. The node does not call it
 // (labels are accepted without driver validation); it exists for the contract of drivers.md §1.
 func (d *Driver) ValidateDefinition(def model.LabelDefinition) error {
-	_, err := d.applyOptions(def.Options)
+	_, err := d.applyOptions(def.Options, "validate")
 	return err
 }
 
@@ -134,7 +136,7 @@ func (d *Driver) ValidateDefinition(def model.LabelDefinition) error {
 // when no limit is configured, or the shared capacity arithmetic otherwise. When only one of
 // the limits is 0 nothing fits.
 func (d *Driver) AvailableCapacity(usage driver.Usage, def model.LabelDefinition) (int, error) {
-	o, err := d.applyOptions(def.Options)
+	o, err := d.applyOptions(def.Options, "capacity")
 	if err != nil {
 		return 0, err
 	}
@@ -151,7 +153,7 @@ func (d *Driver) AvailableCapacity(usage driver.Usage, def model.LabelDefinition
 // Allocate applies the options, runs fail_allocate and creates a marker file with a fresh
 // identifier. Only the identifier is reported: a marker has no address.
 func (d *Driver) Allocate(ctx context.Context, req driver.AllocateRequest) (driver.Allocation, error) {
-	o, err := d.applyOptions(req.Definition.Options)
+	o, err := d.applyOptions(req.Definition.Options, "allocate")
 	if err != nil {
 		return driver.Allocation{}, err
 	}
@@ -227,8 +229,9 @@ func (d *Driver) Status(ctx context.Context, res model.Resource) (driver.Resourc
 	return driver.ResourceNone, nil
 }
 
-// Deallocate runs fail_deallocate and removes the marker file; a missing marker is an error
-// wrapping driver.ErrNotFound.
+// Deallocate runs fail_deallocate and removes the marker file. A missing marker is an error
+// (drivers.md §2.4) and, unlike for Destroy, not driver.ErrNotFound: the node retries it and
+// ends in ERROR, as it does for any driver that cannot find what it is asked to remove.
 func (d *Driver) Deallocate(ctx context.Context, res model.Resource) error {
 	if err := d.knobs.check(knobDeallocate, d.cfg.FailDeallocate, "Deallocate "+res.Identifier); err != nil {
 		return err
@@ -237,6 +240,9 @@ func (d *Driver) Deallocate(ctx context.Context, res model.Resource) error {
 		return err
 	}
 	if err := d.remove(res.Identifier); err != nil {
+		if errors.Is(err, driver.ErrNotFound) {
+			return errors.New(err.Error())
+		}
 		return err
 	}
 	d.log.Debug("deallocated", "identifier", res.Identifier)

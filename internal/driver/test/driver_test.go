@@ -63,12 +63,12 @@ func TestOptions(t *testing.T) {
 		{`null`, "", "", ""},
 		{`{}`, "", "", ""},
 		{`{"unknown":{"x":1},"fail_options_apply":0}`, "", "", ""},
-		{`{"fail_options_apply":255}`, "TEST: OptionsApply failed (255)", "TEST: OptionsApply failed (255)", "TEST: OptionsApply failed (255)"},
-		{`{"fail_options_validate":255}`, "TEST: OptionsValidate failed (255)", "TEST: OptionsValidate failed (255)", "TEST: OptionsValidate failed (255)"},
-		{`{"fail_options_validate":255,"fail_options_apply":255}`, "TEST: OptionsValidate failed (255)", "TEST: OptionsValidate failed (255)", "TEST: OptionsValidate failed (255)"},
-		{`{"fail_available_capacity":255}`, "", "TEST: AvailableCapacity failed (255)", ""},
-		{`{"fail_allocate":255}`, "", "", "TEST: Allocate failed (255)"},
-		{`{"fail_allocate":255,"fail_options_apply":255}`, "TEST: OptionsApply failed (255)", "TEST: OptionsApply failed (255)", "TEST: OptionsApply failed (255)"},
+		{`{"fail_options_apply":255}`, "TEST: RandomFail: TEST: OptionsApply failed (255)", "TEST: RandomFail: TEST: OptionsApply failed (255)", "TEST: RandomFail: TEST: OptionsApply failed (255)"},
+		{`{"fail_options_validate":255}`, "TEST: RandomFail: TEST: OptionsValidate failed (255)", "TEST: RandomFail: TEST: OptionsValidate failed (255)", "TEST: RandomFail: TEST: OptionsValidate failed (255)"},
+		{`{"fail_options_validate":255,"fail_options_apply":255}`, "TEST: RandomFail: TEST: OptionsValidate failed (255)", "TEST: RandomFail: TEST: OptionsValidate failed (255)", "TEST: RandomFail: TEST: OptionsValidate failed (255)"},
+		{`{"fail_available_capacity":255}`, "", "TEST: RandomFail: TEST: AvailableCapacity failed (255)", ""},
+		{`{"fail_allocate":255}`, "", "", "TEST: RandomFail: TEST: Allocate failed (255)"},
+		{`{"fail_allocate":255,"fail_options_apply":255}`, "TEST: RandomFail: TEST: OptionsApply failed (255)", "TEST: RandomFail: TEST: OptionsApply failed (255)", "TEST: RandomFail: TEST: OptionsApply failed (255)"},
 		{`[]`, "*", "*", "*"},
 		{`"x"`, "*", "*", "*"},
 		{`5`, "*", "*", "*"},
@@ -216,8 +216,8 @@ func TestStatusAndDeallocate(t *testing.T) {
 	}
 	err := d.Deallocate(ctx, res)
 	wantError(t, "second Deallocate", err, "TEST: Unable to deallocate unavailable resource '"+res.Identifier+"'")
-	if !errors.Is(err, driver.ErrNotFound) {
-		t.Errorf("error %v does not wrap driver.ErrNotFound", err)
+	if errors.Is(err, driver.ErrNotFound) {
+		t.Errorf("error %v wraps driver.ErrNotFound: the node would take the missing marker for a deallocation", err)
 	}
 }
 
@@ -226,9 +226,9 @@ func TestStatusDeallocateKnobs(t *testing.T) {
 	d := newDriver(t, `{"fail_status":255,"fail_deallocate":255}`)
 	res := mustAllocate(t, d, ``)
 	_, err := d.Status(ctx, res)
-	wantError(t, "Status", err, "TEST: Status "+res.Identifier+" failed (255)")
+	wantError(t, "Status", err, "TEST: RandomFail: TEST: Status "+res.Identifier+" failed (255)")
 	err = d.Deallocate(ctx, res)
-	wantError(t, "Deallocate", err, "TEST: Deallocate "+res.Identifier+" failed (255)")
+	wantError(t, "Deallocate", err, "TEST: RandomFail: TEST: Deallocate "+res.Identifier+" failed (255)")
 	if !markerExists(t, d, res.Identifier) {
 		t.Error("a failed Deallocate removed the marker")
 	}
@@ -263,8 +263,8 @@ func TestIdentifiersOutsideWorkspace(t *testing.T) {
 		if st, err := d.Status(ctx, res); err != nil || st != driver.ResourceNone {
 			t.Errorf("Status(%q) = %q, %v; want NONE", id, st, err)
 		}
-		if err := d.Deallocate(ctx, res); !errors.Is(err, driver.ErrNotFound) {
-			t.Errorf("Deallocate(%q) = %v, want ErrNotFound", id, err)
+		if err := d.Deallocate(ctx, res); err == nil || !strings.HasPrefix(err.Error(), "TEST: Unable to deallocate unavailable resource") {
+			t.Errorf("Deallocate(%q) = %v, want the unavailable resource error", id, err)
 		}
 		if err := d.Destroy(ctx, id); !errors.Is(err, driver.ErrNotFound) {
 			t.Errorf("Destroy(%q) = %v, want ErrNotFound", id, err)

@@ -22,14 +22,17 @@ const (
 	knobAllocate          = "fail_allocate"
 )
 
-// Fault is the error of an injected failure. Its text is exactly "TEST: <Step> failed (<Value>)",
-// which clients and tests match.
+// Fault is the error of an injected failure: "TEST: <Step> failed (<Value>)" (drivers.md §2.3),
+// wrapped as the reference driver returned it, so that an application state reads for example
+// "Driver allocate resource error:TEST: RandomFail: TEST: Allocate failed (255)".
 type Fault struct {
 	Step  string // ConfigApply, Allocate, "Status <id>", ...
 	Value uint8  // the knob value that caused it
 }
 
-func (f *Fault) Error() string { return fmt.Sprintf("TEST: %s failed (%d)", f.Step, f.Value) }
+func (f *Fault) Error() string {
+	return fmt.Sprintf("TEST: RandomFail: TEST: %s failed (%d)", f.Step, f.Value)
+}
 
 // FailsAt reports whether the call with zero-based index call of a knob set to value fails.
 // 0 never fails and 255 (like 254) always fails. For 1..254 the number of failures among the
@@ -62,12 +65,20 @@ type knobs struct {
 
 type knobKey struct {
 	name  string
+	site  string
 	value uint8
 }
 
 // check counts one call of the knob name set to value and returns a *Fault for step when the
 // schedule says this call fails.
 func (k *knobs) check(name string, value uint8, step string) error {
+	return k.checkAt(name, "", value, step)
+}
+
+// checkAt is check for a knob that several operations run (the options knobs: capacity and
+// allocation): each site keeps its own schedule, so a knob of 127 fails every other allocation
+// instead of the allocation of every application whose capacity check happened to pass.
+func (k *knobs) checkAt(name, site string, value uint8, step string) error {
 	if value == 0 {
 		return nil // a knob that is off keeps no counter
 	}
@@ -75,7 +86,7 @@ func (k *knobs) check(name string, value uint8, step string) error {
 	if k.calls == nil {
 		k.calls = map[knobKey]uint64{}
 	}
-	key := knobKey{name, value}
+	key := knobKey{name, site, value}
 	call := k.calls[key]
 	k.calls[key] = (call + 1) % period
 	k.mu.Unlock()

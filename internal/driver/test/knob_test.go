@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/aquarium-fish/aquarium-fish/internal/driver"
 	"github.com/aquarium-fish/aquarium-fish/internal/model"
 )
 
@@ -76,7 +77,7 @@ func TestFailsAtFraction(t *testing.T) {
 
 func TestFaultError(t *testing.T) {
 	var err error = &Fault{Step: "Status test-abcdef", Value: 7}
-	if got, want := err.Error(), "TEST: Status test-abcdef failed (7)"; got != want {
+	if got, want := err.Error(), "TEST: RandomFail: TEST: Status test-abcdef failed (7)"; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
 }
@@ -102,7 +103,7 @@ func TestKnobsCountPerNameAndValue(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("knob a=127 pattern %v, want %v", got, want)
 	}
-	if k.calls[knobKey{"a", 0}] != 0 {
+	if k.calls[knobKey{name: "a", value: 0}] != 0 {
 		t.Error("a knob set to 0 keeps a counter")
 	}
 }
@@ -143,5 +144,23 @@ func TestScheduleReproducible(t *testing.T) {
 	}
 	if status != 254 || capacity != 200 {
 		t.Errorf("failures in 508 calls: status %d (want 254), capacity %d (want 200)", status, capacity)
+	}
+}
+
+// TestOptionsKnobPerOperation: the capacity check and the allocation run the options knobs on
+// schedules of their own, so alternating them (as the node does for each application) fails
+// half of the allocations at 127, not all or none of them.
+func TestOptionsKnobPerOperation(t *testing.T) {
+	d := newDriver(t, ``)
+	def := definition(`{"fail_options_apply":127}`)
+	allocFailed := 0
+	for range 10 {
+		_, _ = d.AvailableCapacity(emptyUsage, def)
+		if _, err := d.Allocate(t.Context(), driver.AllocateRequest{Definition: def}); err != nil {
+			allocFailed++
+		}
+	}
+	if allocFailed != 5 {
+		t.Errorf("%d of 10 allocations failed, want 5", allocFailed)
 	}
 }

@@ -50,16 +50,17 @@ func decodeOptions(raw json.RawMessage) (Options, error) {
 }
 
 // applyOptions decodes the options of a definition and runs their knobs, validation first,
-// as every operation that reads options does (capacity, allocate, definition validation).
-func (d *Driver) applyOptions(raw json.RawMessage) (Options, error) {
+// as every operation that reads options does (capacity, allocate, definition validation); site
+// names the operation, which keeps its own knob schedule.
+func (d *Driver) applyOptions(raw json.RawMessage, site string) (Options, error) {
 	o, err := decodeOptions(raw)
 	if err != nil {
 		return Options{}, err
 	}
-	if err := d.knobs.check(knobOptionsValidate, o.FailOptionsValidate, "OptionsValidate"); err != nil {
+	if err := d.knobs.checkAt(knobOptionsValidate, site, o.FailOptionsValidate, "OptionsValidate"); err != nil {
 		return Options{}, err
 	}
-	if err := d.knobs.check(knobOptionsApply, o.FailOptionsApply, "OptionsApply"); err != nil {
+	if err := d.knobs.checkAt(knobOptionsApply, site, o.FailOptionsApply, "OptionsApply"); err != nil {
 		return Options{}, err
 	}
 	return o, nil
