@@ -15,7 +15,7 @@ func (s *server) resourceList(r *http.Request, caller string) (any, error) {
 		return nil, forbidden("Only 'admin' user can list resource")
 	}
 	res, err := s.State().Resources(r.Context(), filterParam(r))
-	return listResult(s, r, "resource", res, err)
+	return listResult(s, "resource", res, err)
 }
 
 func (s *server) resourceGet(r *http.Request, caller string) (any, error) {
@@ -38,7 +38,7 @@ func (s *server) voteList(r *http.Request, caller string) (any, error) {
 		return nil, forbidden("Only 'admin' user can get votes")
 	}
 	votes, err := s.State().Votes(r.Context(), filterParam(r))
-	return listResult(s, r, "vote", votes, err)
+	return listResult(s, "vote", votes, err)
 }
 
 func (s *server) locationList(r *http.Request, caller string) (any, error) {
@@ -46,7 +46,7 @@ func (s *server) locationList(r *http.Request, caller string) (any, error) {
 		return nil, forbidden("Only 'admin' user can get locations")
 	}
 	locs, err := s.State().Locations(r.Context(), filterParam(r))
-	return listResult(s, r, "location", locs, err)
+	return listResult(s, "location", locs, err)
 }
 
 func (s *server) locationCreate(r *http.Request, caller string) (any, error) {
@@ -75,7 +75,7 @@ func (s *server) mappingList(r *http.Request, caller string) (any, error) {
 		return nil, forbidden("Only 'admin' user can get service mappings")
 	}
 	maps, err := s.State().ServiceMappings(r.Context(), filterParam(r))
-	return listResult(s, r, "service mapping", maps, err)
+	return listResult(s, "service mapping", maps, err)
 }
 
 func (s *server) mappingGet(r *http.Request, caller string) (any, error) {

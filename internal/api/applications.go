@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/aquarium-fish/aquarium-fish/internal/auth"
 	"github.com/aquarium-fish/aquarium-fish/internal/model"
@@ -17,18 +18,28 @@ func (s *server) applicationList(r *http.Request, caller string) (any, error) {
 		owner = ""
 	}
 	apps, err := s.State().Applications(r.Context(), filterParam(r), owner)
-	return listResult(s, r, "application", apps, err)
+	return listResult(s, "application", apps, err)
 }
 
-// ownedApp reads the application of the {uid} path parameter if the caller may see it.
-func (s *server) ownedApp(r *http.Request, caller string) (model.Application, error) {
+// Texts of an unknown application, per endpoint (api-v1.md §5.3); the status is 404 everywhere
+// (README decision 1).
+const (
+	appNotFound        = "Application not found: %s"
+	appUnknown         = "Unable to find the Application: %s"
+	appUnknownDealloc  = "Unable to find the application: %s" // sic: lower case on this one row
+	deallocRefusedText = "Unable to deallocate the Application with status: %s"
+)
+
+// ownedApp reads the application of the {uid} path parameter if the caller may see it; an
+// unknown application is a 404 with the text notFoundText (a format taking the UID).
+func (s *server) ownedApp(r *http.Request, caller, notFoundText string) (model.Application, error) {
 	uid, err := pathUID(r)
 	if err != nil {
 		return model.Application{}, err
 	}
 	app, err := s.State().Application(r.Context(), uid)
 	if errors.Is(err, state.ErrNotFound) {
-		return app, notFound("Application not found: %s", uid)
+		return app, notFound(notFoundText, uid)
 	}
 	if err != nil {
 		return app, err
@@ -51,7 +62,7 @@ func (s *server) applicationCreate(r *http.Request, caller string) (any, error) 
 		return nil, bodyError("error", err)
 	}
 	if req.LabelUID == nil || *req.LabelUID == model.NilUID {
-		return nil, badRequest("Unable to create application: LabelUID can't be unset")
+		return nil, badRequest("Unable to create application: Fish: LabelUID can't be unset")
 	}
 	md, err := freeForm("metadata", req.Metadata, true)
 	if err != nil {
@@ -87,7 +98,7 @@ func (s *server) applicationCreate(r *http.Request, caller string) (any, error) 
 }
 
 func (s *server) applicationGet(r *http.Request, caller string) (any, error) {
-	return s.ownedApp(r, caller)
+	return s.ownedApp(r, caller, appNotFound)
 }
 
 func (s *server) applicationState(r *http.Request, caller string) (any, error) {
@@ -97,7 +108,7 @@ func (s *server) applicationState(r *http.Request, caller string) (any, error) {
 	}
 	st, owner, err := s.State().OwnedState(r.Context(), uid)
 	if errors.Is(err, state.ErrNotFound) {
-		return nil, notFound("Application not found: %s", uid)
+		return nil, notFound(appUnknown, uid)
 	}
 	if err != nil {
 		return nil, err
@@ -109,19 +120,20 @@ func (s *server) applicationState(r *http.Request, caller string) (any, error) {
 }
 
 func (s *server) applicationResource(r *http.Request, caller string) (any, error) {
-	app, err := s.ownedApp(r, caller)
+	app, err := s.ownedApp(r, caller, appUnknown)
 	if err != nil {
 		return nil, err
 	}
 	res, err := s.State().ApplicationResource(r.Context(), app.UID)
 	if errors.Is(err, state.ErrNotFound) {
-		return nil, notFound("Resource not found: the Application %s has no resource now", app.UID)
+		// Not allocated yet, or already deallocated.
+		return nil, notFound("Resource not found: record not found")
 	}
 	return res, err
 }
 
 func (s *server) applicationDeallocate(r *http.Request, caller string) (any, error) {
-	app, err := s.ownedApp(r, caller)
+	app, err := s.ownedApp(r, caller, appUnknownDealloc)
 	if err != nil {
 		return nil, err
 	}
@@ -133,18 +145,35 @@ func (s *server) applicationDeallocate(r *http.Request, caller string) (any, err
 	}
 	v, err := s.Store.Apply(r.Context(), command.ApplicationDealloc{State: st})
 	if errors.Is(err, state.ErrStatus) {
-		return nil, badRequest("Unable to deallocate the Application: %v", err)
+		return nil, badRequest(deallocRefusedText, s.refusedStatus(r, app.UID, err))
 	}
 	return v, err
 }
 
+// refusedStatus is the status for which the state refused a deallocation. The refusal names it
+// last ("... with status: DEALLOCATED"), also when it came back from the leader as text; should
+// it not, the status is read from the local state.
+func (s *server) refusedStatus(r *http.Request, app model.UID, err error) model.Status {
+	msg := err.Error()
+	if i := strings.LastIndex(msg, "status: "); i >= 0 {
+		if st := model.Status(msg[i+len("status: "):]); st.Active() || st.Final() || st == model.StatusDeallocate {
+			return st
+		}
+	}
+	cur, _, rerr := s.State().OwnedState(r.Context(), app)
+	if rerr != nil {
+		s.log.Warn("unable to read the status of a refused deallocation", "app", app, "err", rerr)
+	}
+	return cur.Status
+}
+
 func (s *server) taskList(r *http.Request, caller string) (any, error) {
-	app, err := s.ownedApp(r, caller)
+	app, err := s.ownedApp(r, caller, appUnknown)
 	if err != nil {
 		return nil, err
 	}
 	tasks, err := s.State().Tasks(r.Context(), app.UID, filterParam(r))
-	return listResult(s, r, "task", tasks, err)
+	return listResult(s, "task", tasks, err)
 }
 
 // taskCreateRequest is the body of task create.
@@ -156,7 +185,7 @@ type taskCreateRequest struct {
 }
 
 func (s *server) taskCreate(r *http.Request, caller string) (any, error) {
-	app, err := s.ownedApp(r, caller)
+	app, err := s.ownedApp(r, caller, appUnknown)
 	if err != nil {
 		return nil, err
 	}
@@ -165,15 +194,17 @@ func (s *server) taskCreate(r *http.Request, caller string) (any, error) {
 		return nil, bodyError("error", err)
 	}
 	if req.Task == "" {
-		return nil, badRequest("Unable to create ApplicationTask: Task can't be empty")
+		return nil, badRequest("Unable to create ApplicationTask: Fish: Task can't be empty")
 	}
 	// "when" is not validated (api-v1.md §4.9): a task for a status that never comes is stored
 	// and never runs.
-	opts, err := freeForm("options", req.Options, false)
+	// Free-form fields are objects in every answer (README decision 3), like label and
+	// application metadata.
+	opts, err := freeForm("options", req.Options, true)
 	if err != nil {
 		return nil, badRequest("Unable to create ApplicationTask: %v", err)
 	}
-	result, err := freeForm("result", req.Result, false)
+	result, err := freeForm("result", req.Result, true)
 	if err != nil {
 		return nil, badRequest("Unable to create ApplicationTask: %v", err)
 	}

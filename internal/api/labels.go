@@ -14,7 +14,7 @@ import (
 
 func (s *server) labelList(r *http.Request, _ string) (any, error) {
 	labels, err := s.State().Labels(r.Context(), filterParam(r))
-	return listResult(s, r, "label", labels, err)
+	return listResult(s, "label", labels, err)
 }
 
 func (s *server) labelGet(r *http.Request, _ string) (any, error) {
@@ -24,7 +24,7 @@ func (s *server) labelGet(r *http.Request, _ string) (any, error) {
 	}
 	l, err := s.State().Label(r.Context(), uid)
 	if errors.Is(err, state.ErrNotFound) {
-		return nil, notFound("Label not found: %s", uid)
+		return nil, notFound("Label not found: record not found")
 	}
 	return l, err
 }
@@ -54,8 +54,9 @@ func (s *server) labelCreate(r *http.Request, caller string) (any, error) {
 // validateLabel checks a label before it is stored; labels are immutable, so this is the only
 // chance to refuse one that could never be allocated.
 func (s *server) validateLabel(l *model.Label) error {
+	// The texts the spec gives (api-v1.md §4.4) keep their "Fish: " prefix: they are wire-exact.
 	if l.Name == "" {
-		return errors.New("name can't be empty")
+		return errorf("Fish: Name can't be empty")
 	}
 	if len(l.Definitions) == 0 {
 		return errors.New("definitions can't be empty: a label needs at least one definition")
@@ -63,20 +64,20 @@ func (s *server) validateLabel(l *model.Label) error {
 	for i := range l.Definitions {
 		d := &l.Definitions[i]
 		if d.Driver == "" {
-			return errorf("Driver can't be empty in Label Definition %d", i)
+			return errorf("Fish: Driver can't be empty in Label Definition %d", i)
 		}
 		if !s.DriverKnown(d.Driver) {
 			return errorf("Unknown driver %q in Label Definition %d (this node has: %v)", d.Driver, i, driver.Types())
 		}
 		if d.Resources.CPU < 1 {
-			return errorf("Resources CPU can't be less than 1 in Label Definition %d", i)
+			return errorf("Fish: Resources CPU can't be less than 1 in Label Definition %d", i)
 		}
 		if d.Resources.RAM < 1 {
-			return errorf("Resources RAM can't be less than 1 in Label Definition %d", i)
+			return errorf("Fish: Resources RAM can't be less than 1 in Label Definition %d", i)
 		}
 		if d.Resources.Lifetime != "" {
 			if _, err := time.ParseDuration(d.Resources.Lifetime); err != nil {
-				return errorf("Resources Lifetime parse error in Label Definition %d: %v", i, err)
+				return errorf("Fish: Resources Lifetime parse error in Label Definition %d: %v", i, err)
 			}
 		}
 		opts, err := freeForm("options", d.Options, true)

@@ -16,7 +16,7 @@ func (s *server) nodeList(r *http.Request, _ string) (any, error) {
 			nodes[i].Role = roles[nodes[i].UID.String()]
 		}
 	}
-	return listResult(s, r, "node", nodes, err)
+	return listResult(s, "node", nodes, err)
 }
 
 func (s *server) nodeThis(r *http.Request, _ string) (any, error) {

@@ -34,10 +34,12 @@ func notFound(format string, args ...any) error {
 	return newError(http.StatusNotFound, format, args...)
 }
 
-// bodyError is a request body that does not decode; some endpoints answer it as {"error": ...}.
+// bodyError is a request body that does not decode; some endpoints answer it as {"error": ...}
+// (api-v1.md §1). A body over the limit stays what it is: the wrapper answers it 413.
 func bodyError(key string, err error) error {
 	var he *httpError
-	if errors.As(err, &he) {
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &he) || errors.As(err, &tooBig) {
 		return err
 	}
 	return &httpError{status: http.StatusBadRequest, msg: "Wrong request body: " + err.Error(), key: key}
@@ -67,7 +69,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // writeError picks the status of err: the one place errors become HTTP answers.
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var he *httpError
+	var tooBig *http.MaxBytesError
 	switch {
+	case errors.As(err, &tooBig):
+		writeTooLarge(w)
+		return
 	case errors.As(err, &he):
 	case errors.Is(err, store.ErrNoLeader), errors.Is(err, store.ErrClosed):
 		he = &httpError{status: http.StatusServiceUnavailable, msg: err.Error()}

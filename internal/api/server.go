@@ -1,9 +1,11 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -46,8 +48,10 @@ func Register(mux *http.ServeMux, d Deps) (usersChanged func()) {
 			noSlash[strings.TrimSuffix(path, "/")] = true
 		}
 	}
-	// Unknown /api/v1/ paths: authentication first, then 404.
-	mux.Handle("/api/v1/", notFoundH)
+	// Unknown /api/v1/ paths: authentication first, then 404. ExactPaths sends the paths that
+	// are not clean here too.
+	mux.Handle(apiRoot, notFoundH)
+	noSlash[strings.TrimSuffix(apiRoot, "/")] = true
 	// The other spelling of a collection is not found, not redirected (ServeMux would redirect
 	// "/api/v1/label" to "/api/v1/label/"), unless it is a route of its own ("/api/v1/user/me"
 	// is the user named "me").
@@ -86,18 +90,27 @@ func (s *server) wrap(h handlerFunc) http.Handler {
 			writeJSON(w, http.StatusUnauthorized, message{Message: "Unauthorized"})
 			return
 		}
+		if u, ok := w.(userRecorder); ok {
+			u.SetUser(name)
+		}
 		if r.ContentLength > maxBody {
-			writeJSON(w, http.StatusRequestEntityTooLarge, message{Message: "Request Entity Too Large"})
+			writeTooLarge(w)
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-		v, err := h(r.WithContext(context.WithValue(r.Context(), callerKey{}, name)), name)
-		if err != nil {
-			var tooBig *http.MaxBytesError
-			if errors.As(err, &tooBig) {
-				writeJSON(w, http.StatusRequestEntityTooLarge, message{Message: "Request Entity Too Large"})
+		if r.ContentLength < 0 {
+			// A body of unknown length (chunked) is read here, so that one over the limit is a
+			// 413 on every route, as when its Content-Length says so, whether or not the
+			// handler reads it. It is at most maxBody bytes.
+			b, err := io.ReadAll(r.Body)
+			if err != nil {
+				s.writeError(w, r, bodyError("message", err))
 				return
 			}
+			r.Body = io.NopCloser(bytes.NewReader(b))
+		}
+		v, err := h(r.WithContext(context.WithValue(r.Context(), callerKey{}, name)), name)
+		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
@@ -107,6 +120,16 @@ func (s *server) wrap(h handlerFunc) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, v)
 	})
+}
+
+// userRecorder is a ResponseWriter that records who the request was authenticated as (the
+// node's request log). Only a user whose credentials were verified is recorded.
+type userRecorder interface {
+	SetUser(name string)
+}
+
+func writeTooLarge(w http.ResponseWriter) {
+	writeJSON(w, http.StatusRequestEntityTooLarge, message{Message: "Request Entity Too Large"})
 }
 
 // rawResponse is a handler result that writes itself (profiling output).

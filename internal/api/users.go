@@ -18,7 +18,7 @@ func (s *server) userList(r *http.Request, caller string) (any, error) {
 		return nil, forbidden("Only 'admin' user can list users")
 	}
 	users, err := s.State().Users(r.Context(), filterParam(r))
-	return listResult(s, r, "user", users, err)
+	return listResult(s, "user", users, err)
 }
 
 func (s *server) userMe(r *http.Request, caller string) (any, error) {
@@ -31,7 +31,7 @@ func (s *server) userGet(r *http.Request, caller string) (any, error) {
 	}
 	u, err := s.State().User(r.Context(), r.PathValue("name"))
 	if errors.Is(err, state.ErrNotFound) {
-		return nil, notFound("User not found: %s", r.PathValue("name"))
+		return nil, notFound("User not found: record not found")
 	}
 	return u, err
 }

@@ -24,11 +24,17 @@ type token struct {
 	pos   int    // byte offset in the input
 }
 
-// describe renders a token for an error message, shortened so that a long
-// literal cannot flood the log.
+// describe renders a token for an error message, which the API logs as a
+// warning: shortened so that a long token cannot flood the log, and without
+// the contents of quoted text, which may be a value a client keeps secret.
 func (t token) describe() string {
-	if t.kind == tokEOF {
+	switch t.kind {
+	case tokEOF:
 		return "end of input"
+	case tokString:
+		return "quoted text '...'"
+	case tokQuoted:
+		return `quoted text "..."`
 	}
 	const maxLen = 24
 	raw := t.raw

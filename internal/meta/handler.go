@@ -71,11 +71,11 @@ func (h *Handler) serveKey(w http.ResponseWriter, r *http.Request) {
 		if uerr != nil {
 			display = keyPath
 		}
-		writeError(w, http.StatusNotFound, "key not found: "+display)
+		h.writeNotFound(w, r, "key not found: "+display)
 		return
 	case err != nil:
 		h.log.Debug("unable to read the metadata", "err", err)
-		writeError(w, http.StatusNotFound, "Unable to parse metadata")
+		h.writeNotFound(w, r, "Unable to parse metadata")
 		return
 	}
 	if bytes.HasPrefix(value, []byte("{")) {
@@ -116,10 +116,10 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, obj json.RawMes
 	q := r.URL.Query()
 	body, contentType, err := Render(obj, q.Get("format"), q.Get("prefix"))
 	if err != nil {
-		h.writeRenderError(w, err)
+		h.writeRenderError(w, r, err)
 		return
 	}
-	writeBody(w, contentType, body)
+	writeBody(w, http.StatusOK, contentType, body)
 }
 
 // renderScalar writes a value that is not an object: its JSON for the json format, its text
@@ -128,7 +128,7 @@ func (h *Handler) renderScalar(w http.ResponseWriter, r *http.Request, value jso
 	q := r.URL.Query()
 	_, contentType, err := Render(json.RawMessage("{}"), q.Get("format"), q.Get("prefix"))
 	if err != nil {
-		h.writeRenderError(w, err)
+		h.writeRenderError(w, r, err)
 		return
 	}
 	var body []byte
@@ -144,33 +144,55 @@ func (h *Handler) renderScalar(w http.ResponseWriter, r *http.Request, value jso
 	}
 	if err != nil {
 		h.log.Debug("unable to read the metadata", "err", err)
-		writeError(w, http.StatusNotFound, "Unable to parse metadata")
+		h.writeNotFound(w, r, "Unable to parse metadata")
 		return
 	}
-	writeBody(w, contentType, body)
+	writeBody(w, http.StatusOK, contentType, body)
 }
 
-func (h *Handler) writeRenderError(w http.ResponseWriter, err error) {
+func (h *Handler) writeRenderError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, ErrUnsupportedFormat) {
 		writeError(w, http.StatusBadRequest, "Unable to format metadata: "+err.Error())
 		return
 	}
 	h.log.Debug("unable to render the metadata", "err", err)
-	writeError(w, http.StatusNotFound, "Unable to parse metadata")
+	h.writeNotFound(w, r, "Unable to parse metadata")
 }
 
-func writeBody(w http.ResponseWriter, contentType string, body []byte) {
+// writeNotFound answers 404 with the object {"message": msg} rendered in the requested format
+// and prefix, as the metadata would be (api-v1.md §5.9): a script that reads KEY=VALUE lines
+// gets such lines. An unknown format is a 400, in JSON.
+func (h *Handler) writeNotFound(w http.ResponseWriter, r *http.Request, msg string) {
+	q := r.URL.Query()
+	body, contentType, err := Render(errorBody(msg), q.Get("format"), q.Get("prefix"))
+	switch {
+	case errors.Is(err, ErrUnsupportedFormat):
+		writeError(w, http.StatusBadRequest, "Unable to format metadata: "+err.Error())
+	case err != nil: // not for an object of one string
+		writeError(w, http.StatusNotFound, msg)
+	default:
+		writeBody(w, http.StatusNotFound, contentType, body)
+	}
+}
+
+func writeBody(w http.ResponseWriter, status int, contentType string, body []byte) {
 	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(http.StatusOK)
+	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
 
-// writeError writes the API's error body {"message": "..."}.
-func writeError(w http.ResponseWriter, status int, message string) {
+// errorBody is the API's error body {"message": "..."}.
+func errorBody(message string) json.RawMessage {
 	body, _ := json.Marshal(struct {
 		Message string `json:"message"`
 	}{message})
+	return body
+}
+
+// writeError writes the API's error body in JSON.
+func writeError(w http.ResponseWriter, status int, message string) {
+	body := errorBody(message)
 	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
 	w.WriteHeader(status)
 	_, _ = w.Write(body)

@@ -176,10 +176,9 @@ func start(ctx context.Context, cfg config.Config, opts Options, logger *slog.Lo
 	// registered below, before "Fish initialized" tells clients to come.
 	mux := http.NewServeMux()
 	mux.Handle("/cluster/v1/", st.ClusterHandler(peers.verifyRequest))
-	var handler http.Handler = mux
-	if cfg.LogLevel <= slog.LevelDebug {
-		handler = requestLog(mux, out)
-	}
+	// Every request is logged, one JSON line on stdout (api-v1.md §1); a path that is not clean
+	// is answered, never redirected (§1.1).
+	handler := requestLog(api.ExactPaths(mux), out)
 	n.srv = newServer(handler, mat, stream, peers, logger)
 	n.srv.RegisterOnShutdown(stream.DropConns)
 	n.srvErr = make(chan error, 1)
