@@ -8,11 +8,11 @@ import (
 	"net/http"
 	"strings"
 
-	"sigs.k8s.io/yaml"
+	"github.com/aquarium-fish/aquarium-fish/internal/yamljson"
 )
 
 // decodeBody reads a JSON or YAML body into v. An empty body decodes nothing. YAML documents use
-// the same keys as JSON.
+// the same keys as JSON, and keep their key order and key text (see yamljson).
 func decodeBody(r *http.Request, v any) error {
 	b, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -25,7 +25,7 @@ func decodeBody(r *http.Request, v any) error {
 	switch {
 	case strings.HasPrefix(ct, "application/json"):
 	case strings.HasPrefix(ct, "application/yaml"), strings.HasPrefix(ct, "application/x-yaml"), strings.HasPrefix(ct, "text/yaml"):
-		if b, err = yaml.YAMLToJSON(b); err != nil {
+		if b, err = yamljson.ToJSON(b); err != nil {
 			return fmt.Errorf("invalid YAML: %w", err)
 		}
 	default:

@@ -59,7 +59,7 @@ func TestLabelCreateAndRead(t *testing.T) {
 		"  - driver: test\n    options:\n      fail_allocate: 0\n" +
 		"    resources:\n      cpu: 2\n      ram: 3\n      cpu_overbook: true\n      ram_overbook: true\n" +
 		"      multitenancy: true\n      node_filter:\n        - \"FishName:node-*\"\n      network: nat\n" +
-		"metadata:\n  key: value\n"
+		"metadata:\n  key: value\n  on: yes\n  a_mode: 0644\n"
 	status, body = n.do(t, "POST", "/api/v1/label/", "admin", n.token, yml, "application/yaml")
 	expect(t, "create YAML label", status, body, 200)
 	checkLabelBody(t, "create YAML label", body)
@@ -85,7 +85,8 @@ func TestLabelCreateAndRead(t *testing.T) {
 	if !r.CPUOverbook || !r.RAMOverbook || !r.Multitenancy || len(r.NodeFilter) != 1 || r.NodeFilter[0] != "FishName:node-*" || r.Network != "nat" || r.CPU != 2 || r.RAM != 3 {
 		t.Errorf("YAML snake_case keys not honoured: %s", body)
 	}
-	if string(raw.Metadata) != `{"key":"value"}` || string(raw.Definitions[0].Options) != `{"fail_allocate":0}` {
+	// Keys keep their order and their text (YAML 1.2: "on" and "yes" are words, 0644 a number).
+	if string(raw.Metadata) != `{"key":"value","on":"yes","a_mode":644}` || string(raw.Definitions[0].Options) != `{"fail_allocate":0}` {
 		t.Errorf("YAML free-form fields: metadata %s options %s", raw.Metadata, raw.Definitions[0].Options)
 	}
 
