@@ -119,3 +119,28 @@ func runFish(t *testing.T, dir string, args ...string) (int, string) {
 	}
 	return cmd.ProcessState.ExitCode(), string(out)
 }
+
+// TestChangedKeyStopsTheStart: a node whose key was replaced does not start on the data of the
+// old one (behaviour.md §7): exit code 1 naming the reason, instead of waiting forever to be let
+// into its own cluster.
+func TestChangedKeyStopsTheStart(t *testing.T) {
+	t.Parallel()
+	n := startNode(t, nodeOpts{})
+	n.stop(t)
+	name := n.opts.nodeName()
+	for _, f := range []string{name + ".crt", name + ".key"} {
+		if err := os.Remove(filepath.Join(n.dir, "fish_data", f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, out := runFish(t, n.dir, "-c", filepath.Join(n.dir, "config.yml"))
+	if code != 1 {
+		t.Errorf("exit code %d, want 1:\n%s", code, out)
+	}
+	if !strings.Contains(out, "Fish Node: The pubkey was changed for Node, that's not supported") {
+		t.Errorf("output does not say the pubkey changed:\n%s", out)
+	}
+	if strings.Contains(out, "Fish initialized") {
+		t.Errorf("a failed start printed \"Fish initialized\"")
+	}
+}

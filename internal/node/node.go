@@ -146,6 +146,10 @@ func start(ctx context.Context, cfg config.Config, opts Options, logger *slog.Lo
 	peers := newPeerTLS(mat, uid.String(), opts.Faults)
 
 	logger.Info("Fish starting ORM...")
+	if err := checkIdentity(filepath.Join(cfg.Directory, cfg.NodeAddress), uid); err != nil {
+		ln.Close()
+		return nil, err
+	}
 	stream := store.NewStreamLayer(advertise, peers.dialRaft)
 	st, err := store.Open(store.Config{
 		Dir:     filepath.Join(cfg.Directory, cfg.NodeAddress),

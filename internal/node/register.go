@@ -42,7 +42,7 @@ func register(ctx context.Context, log *slog.Logger, st *store.Store, cfg config
 		},
 	})
 	if errors.Is(err, state.ErrPubkeyChange) {
-		return nil, "", errors.New("the pubkey was changed for Node, that's not supported")
+		return nil, "", pubkeyChangedError{"another node of the cluster has the name " + cfg.NodeName}
 	}
 	if err != nil {
 		return nil, "", fmt.Errorf("register node: %w", err)
