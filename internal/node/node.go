@@ -84,6 +84,9 @@ func (n *Node) Kill() {
 	if n.srv != nil {
 		n.srv.Close()
 	}
+	if n.reqLog != nil {
+		n.reqLog.Close()
+	}
 	if n.cancel != nil {
 		n.cancel()
 	}
@@ -102,6 +105,7 @@ type Node struct {
 	st      *store.Store
 	srv     *http.Server
 	srvErr  chan error
+	reqLog  *lineBatch // the request log lines, written in batches
 	proxy   *proxy.Proxy
 	stopped chan struct{} // closed by the API shutdown
 	stop    func()
@@ -182,7 +186,8 @@ func start(ctx context.Context, cfg config.Config, opts Options, logger *slog.Lo
 	mux.Handle("/cluster/v1/", st.ClusterHandler(peers.verifyRequest))
 	// Every request is logged, one JSON line on stdout (api-v1.md §1); a path that is not clean
 	// is answered, never redirected (§1.1).
-	handler := requestLog(api.ExactPaths(mux), out)
+	n.reqLog = newLineBatch(out)
+	handler := requestLog(api.ExactPaths(mux), n.reqLog)
 	n.srv = newServer(handler, mat, stream, peers, logger)
 	n.srv.RegisterOnShutdown(stream.DropConns)
 	n.srvErr = make(chan error, 1)
@@ -414,6 +419,9 @@ func (n *Node) shutdown() {
 			n.srv.Close()
 		}
 		cancel()
+	}
+	if n.reqLog != nil {
+		n.reqLog.Close()
 	}
 	n.log.Info("Fish stopping...")
 	if n.cancel != nil {

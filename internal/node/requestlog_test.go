@@ -3,6 +3,7 @@ package node
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -190,4 +191,53 @@ func BenchmarkRequestLog(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestLineBatch: lines written to a batch reach the writer whole, in order, and all of them by
+// Close.
+func TestLineBatch(t *testing.T) {
+	var out syncBuffer
+	b := newLineBatch(&out)
+	var want strings.Builder
+	for i := range 2000 {
+		line := fmt.Sprintf("{\"n\":%d}\n", i)
+		want.WriteString(line)
+		_, _ = b.Write([]byte(line))
+	}
+	b.Close()
+	if out.String() != want.String() {
+		t.Errorf("written %d bytes, want the %d bytes of the lines in order", len(out.String()), want.Len())
+	}
+}
+
+// TestLineBatchWritesWithoutClose: a lone line is written soon, not only at Close.
+func TestLineBatchWritesWithoutClose(t *testing.T) {
+	var out syncBuffer
+	b := newLineBatch(&out)
+	defer b.Close()
+	_, _ = b.Write([]byte("{}\n"))
+	deadline := time.Now().Add(5 * time.Second)
+	for out.String() != "{}\n" {
+		if time.Now().After(deadline) {
+			t.Fatalf("line not written within 5 s: %q", out.String())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
