@@ -184,11 +184,10 @@ func TestFileErrors(t *testing.T) {
 		{"unknown key", "node_name: n\napi_adress: 1.2.3.4:1\n", `unknown key "api_adress"`},
 		{"unknown driver key", "drivers:\n  - name: test\n    config: {}\n", `unknown key "config"`},
 		{"bad duration", "default_resource_lifetime: 10 minutes\n", "default_resource_lifetime"},
-		{"negative duration", "default_resource_lifetime: -1s\n", "default_resource_lifetime"},
 		{"wrong type", "cluster_join: 10.0.0.1:8001\n", `"cluster_join": expected a list`},
-		{"duplicate key", "node_name: a\nnode_name: b\n", "node_name"},
 		{"bad yaml", "node_name: [\n", "yaml"},
-		{"unquoted boolean", "node_name: n\n", `key "node_name": expected string, got bool (quote the value)`},
+		{"json then yaml", "{\"node_location\": \"x\"}\nnode_name: j1\n", "yaml"},
+		{"boolean for string", "node_name: true\n", `key "node_name": expected string, got bool (quote the value)`},
 		{"number for string", "node_location: 42\n", `key "node_location": expected string, got number`},
 		{"mapping for list", "drivers: {name: test}\n", `key "drivers": expected a list, got object`},
 	}
@@ -207,6 +206,16 @@ func TestFileErrors(t *testing.T) {
 	_, err := Load([]string{"-c", filepath.Join(t.TempDir(), "missing.yml")}, &bytes.Buffer{})
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: err = %v", err)
+	}
+}
+
+// TestFileYAML: a key written twice takes its last value (harnesses append node_name), the YAML
+// is 1.2 (n is a word), and a negative default lifetime means no expiry.
+func TestFileYAML(t *testing.T) {
+	path := writeFile(t, "node_name: first\nnode_location: n\ndefault_resource_lifetime: -1s\nnode_name: \"second\"\n")
+	c := mustLoad(t, "-c", path)
+	if c.NodeName != "second" || c.NodeLocation != "n" || c.DefaultResourceLifetime != -time.Second {
+		t.Errorf("node_name %q, node_location %q, default lifetime %v; want second, n, -1s", c.NodeName, c.NodeLocation, c.DefaultResourceLifetime)
 	}
 }
 

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"sigs.k8s.io/yaml"
+	"github.com/aquarium-fish/aquarium-fish/internal/yamljson"
 )
 
 // fileConfig is the YAML file as written by the user; its keys are the contract of
@@ -31,17 +31,16 @@ type fileConfig struct {
 	Drivers                 []DriverConfig `json:"drivers"`
 }
 
-// readFile reads and strictly decodes the YAML file at path. Scalars are not converted to the
-// target type: `node_name: n` (a YAML 1.1 boolean) is an error asking for quotes, where a
-// target-driven conversion would silently name the node "false".
+// readFile reads and strictly decodes the YAML file at path: an unknown key is an error. The
+// YAML is read as YAML 1.2 (`node_name: n` is the name "n"), and a key given twice takes its
+// last value (the test harness appends `node_name: "<name>"` to the files it writes).
 func readFile(path string) (fileConfig, error) {
 	var fc fileConfig
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return fc, err
 	}
-	// YAMLToJSONStrict rejects duplicate keys; DisallowUnknownFields rejects unknown ones.
-	js, err := yaml.YAMLToJSONStrict(data)
+	js, err := yamljson.ToJSON(data)
 	if err != nil {
 		return fc, err
 	}
@@ -59,7 +58,7 @@ func decodeError(err error) error {
 	if errors.As(err, &typeErr) {
 		hint := ""
 		if typeErr.Type.Kind() == reflect.String && (typeErr.Value == "bool" || typeErr.Value == "number") {
-			// YAML 1.1 reads y/n/yes/no/on/off as booleans: never guess the text back, ask for quotes.
+			// true/false (or a number) where a name is expected: never guess the text, ask for quotes.
 			hint = " (quote the value)"
 		}
 		return fmt.Errorf("key %q: expected %s, got %s%s", typeErr.Field, kindName(typeErr.Type.Kind()), typeErr.Value, hint)
@@ -104,10 +103,7 @@ func (fc fileConfig) apply(c *Config) error {
 		if err != nil {
 			return fmt.Errorf("default_resource_lifetime: %w", err)
 		}
-		if d < 0 {
-			return fmt.Errorf("default_resource_lifetime: %q is negative", fc.DefaultResourceLifetime)
-		}
-		c.DefaultResourceLifetime = d
+		c.DefaultResourceLifetime = d // zero or negative: no expiry
 	}
 	for _, d := range fc.Drivers {
 		if bytes.Equal(bytes.TrimSpace(d.Cfg), []byte("null")) {

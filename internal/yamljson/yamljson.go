@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"strconv"
 	"strings"
@@ -19,10 +20,19 @@ import (
 // maxOutput bounds the JSON one body may expand to through aliases (a "billion laughs" body).
 const maxOutput = 4 << 20
 
-// ToJSON converts the first YAML document of b to JSON. An empty document is null.
+// ToJSON converts the YAML document b to JSON. An empty document is null; a second document
+// (or text after the first that does not belong to it) is an error.
 func ToJSON(b []byte) ([]byte, error) {
 	var doc yaml.Node
-	if err := yaml.Unmarshal(b, &doc); err != nil {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	var next yaml.Node
+	if err := dec.Decode(&next); !errors.Is(err, io.EOF) {
+		if err == nil {
+			err = fmt.Errorf("yaml: line %d: a second document: one is expected", next.Line)
+		}
 		return nil, err
 	}
 	var out bytes.Buffer
@@ -92,8 +102,9 @@ type pair struct {
 	value *yaml.Node
 }
 
-// entries lists the keys of mapping n in order. A merge key (<<: *alias, or a list of aliases)
-// brings in the keys of the merged mappings that n does not set itself, where it stands.
+// entries lists the keys of mapping n in order; a key written twice keeps its first place and
+// its last value, as JSON decoders do. A merge key (<<: *alias, or a list of aliases) brings in
+// the keys of the merged mappings that n does not set itself, where it stands.
 func entries(n *yaml.Node, depth int) ([]pair, error) {
 	if depth > 100 {
 		return nil, errTooLarge
@@ -107,16 +118,19 @@ func entries(n *yaml.Node, depth int) ([]pair, error) {
 		if k.ShortTag() == "!!merge" {
 			continue
 		}
-		if explicit[k.Value] {
-			return nil, fmt.Errorf("yaml: line %d: key %q repeated", k.Line, k.Value)
-		}
 		explicit[k.Value] = true
 	}
 	var out []pair
+	at := map[string]int{} // explicit key → its place in out
 	merged := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := deref(n.Content[i]), n.Content[i+1]
 		if k.ShortTag() != "!!merge" {
+			if j, seen := at[k.Value]; seen {
+				out[j].value = v // a repeated key: the last value wins, as in JSON
+				continue
+			}
+			at[k.Value] = len(out)
 			out = append(out, pair{k.Value, v})
 			continue
 		}
