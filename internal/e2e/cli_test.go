@@ -48,9 +48,10 @@ func TestBadConfig(t *testing.T) {
 	cases := []struct {
 		name, config, mention string
 	}{
-		{"unknown key", "bogus_key: 1\n" + base, "bogus_key"},
+		{"unknown key", base + "bogus_key: 1\n", "bogus_key"},
 		{"invalid YAML", base + "drivers: [\n", ""},
-		{"bad default lifetime", "default_resource_lifetime: soon\n" + base, "default_resource_lifetime"},
+		{"bad default lifetime", base + "default_resource_lifetime: soon\n", "default_resource_lifetime"},
+		{"two documents", "node_location: x\n" + base, "one is expected"},
 		{"unknown driver", strings.Replace(base, "- name: test", "- name: nosuchdriver", 1), "nosuchdriver"},
 	}
 	for _, c := range cases {
