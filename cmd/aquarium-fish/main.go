@@ -14,6 +14,7 @@ import (
 	"github.com/aquarium-fish/aquarium-fish/internal/node"
 
 	// The built-in drivers register themselves.
+	_ "github.com/aquarium-fish/aquarium-fish/internal/driver/absent"
 	_ "github.com/aquarium-fish/aquarium-fish/internal/driver/docker"
 	_ "github.com/aquarium-fish/aquarium-fish/internal/driver/native"
 	_ "github.com/aquarium-fish/aquarium-fish/internal/driver/test"
