@@ -61,8 +61,8 @@ func run() int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT)
 	defer stop()
-	if err := node.Run(ctx, cfg, node.Build{Version: version, Time: buildTime}, os.Stdout, os.Stderr); err != nil {
-		return 1
+	if err := node.Run(ctx, cfg, node.Build{Version: version, Time: buildTime}, os.Stdout, os.Stderr); err != nil && ctx.Err() == nil {
+		return 1 // a start interrupted by SIGINT/SIGTERM is a requested stop: 0
 	}
 	return 0
 }

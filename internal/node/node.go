@@ -41,7 +41,7 @@ type Build struct {
 
 // httpDrain bounds how long a stop waits for in-flight requests: the harness expects the
 // process gone within about a second of SIGINT.
-const httpDrain = 700 * time.Millisecond
+const httpDrain = 300 * time.Millisecond
 
 // Run runs a node until ctx ends or the API asks it to shut down. Logs go to out; the admin
 // password line goes to errOut.
