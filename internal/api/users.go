@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/aquarium-fish/aquarium-fish/internal/auth"
@@ -52,6 +53,10 @@ func (s *server) userCreate(r *http.Request, caller string) (any, error) {
 	}
 	if req.Name == "" {
 		return nil, badRequest("Unable to create user: name can't be empty")
+	}
+	if strings.ContainsRune(req.Name, ':') || strings.TrimSpace(req.Name) != req.Name {
+		// Basic auth splits at the first colon: such a user could never log in.
+		return nil, badRequest("Unable to create user: name can't contain ':' or start or end with spaces")
 	}
 	u, err := CreateUser(r.Context(), s.Store, req.Name, req.Password, s.Now())
 	if errors.Is(err, state.ErrExists) {

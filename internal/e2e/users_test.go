@@ -83,6 +83,10 @@ func TestUsers(t *testing.T) {
 	expect(t, "duplicate user", status, body, 400)
 	status, body = n.admin(t, "POST", "/api/v1/user/", map[string]string{"name": ""})
 	expect(t, "empty user name", status, body, 400)
+	for _, name := range []string{"a:b", " padded"} {
+		status, body = n.admin(t, "POST", "/api/v1/user/", map[string]string{"name": name})
+		expect(t, "user name "+name, status, body, 400)
+	}
 	status, body = n.admin(t, "POST", "/api/v1/user/", `{"name":`)
 	expect(t, "malformed body", status, body, 400)
 
