@@ -184,6 +184,7 @@ func start(ctx context.Context, cfg config.Config, opts Options, logger *slog.Lo
 	// registered below, before "Fish initialized" tells clients to come.
 	mux := http.NewServeMux()
 	mux.Handle("/cluster/v1/", st.ClusterHandler(peers.verifyRequest))
+	mux.Handle("/cluster/v1", http.NotFoundHandler()) // not a redirect to the subtree
 	// Every request is logged, one JSON line on stdout (api-v1.md §1); a path that is not clean
 	// is answered, never redirected (§1.1).
 	n.reqLog = newLineBatch(out)
