@@ -94,6 +94,7 @@ type PeerIdentifier interface {
 
 // Env is what the node gives every driver instance.
 type Env struct {
+	// Log is the instance's logger; the node has already tagged it with the instance name.
 	Log *slog.Logger
 	// WorkDir is the node's working directory; relative driver paths resolve against it.
 	WorkDir string

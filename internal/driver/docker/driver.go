@@ -74,7 +74,6 @@ func New(ctx context.Context, env driver.Env, name string, raw json.RawMessage) 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	log = log.With("driver", name)
 	if cfg.DockerPath != "" {
 		log.Debug("docker_path is ignored: the driver uses the engine API", "docker_path", cfg.DockerPath)
 	}

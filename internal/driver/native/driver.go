@@ -73,7 +73,6 @@ func New(ctx context.Context, env driver.Env, name string, raw json.RawMessage) 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	log = log.With("driver", name)
 	cfg, err := decodeConfig(raw)
 	if err != nil {
 		return nil, err

@@ -100,7 +100,7 @@ func New(ctx context.Context, env driver.Env, name string, cfg json.RawMessage) 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	d := &Driver{name: name, cfg: c, log: log.With("driver", name)}
+	d := &Driver{name: name, cfg: c, log: log}
 	if err := d.knobs.check(knobConfigApply, c.FailConfigApply, "ConfigApply"); err != nil {
 		return nil, err
 	}
