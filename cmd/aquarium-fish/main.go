@@ -48,7 +48,7 @@ func stampVersion() {
 
 func run() int {
 	stampVersion()
-	cfg, err := config.Load(os.Args[1:], os.Stderr)
+	cfg, err := config.Load(os.Args[1:], os.Stdout, os.Stderr)
 	switch {
 	case errors.Is(err, config.ErrHelp):
 		return 0

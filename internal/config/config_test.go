@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"errors"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -25,7 +26,7 @@ func writeFile(t *testing.T, content string) string {
 
 func mustLoad(t *testing.T, args ...string) Config {
 	t.Helper()
-	c, err := Load(args, &bytes.Buffer{})
+	c, err := Load(args, io.Discard, io.Discard)
 	if err != nil {
 		t.Fatalf("Load(%q): %v", args, err)
 	}
@@ -142,7 +143,7 @@ func TestVerbosity(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"trace", "DEBUG", "warning", ""} {
-		_, err := Load([]string{"--verbosity", bad}, &bytes.Buffer{})
+		_, err := Load([]string{"--verbosity", bad}, io.Discard, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), "--verbosity") {
 			t.Errorf("-v %q: err = %v", bad, err)
 		}
@@ -174,7 +175,7 @@ func TestDriversFlag(t *testing.T) {
 	if !reflect.DeepEqual(c.Drivers, want) {
 		t.Errorf("Drivers = %s", c.Drivers)
 	}
-	if _, err := Load([]string{"--drivers", "test,test"}, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), `"test" is listed twice`) {
+	if _, err := Load([]string{"--drivers", "test,test"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), `"test" is listed twice`) {
 		t.Errorf("duplicate --drivers: err = %v", err)
 	}
 }
@@ -194,7 +195,7 @@ func TestFileErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			path := writeFile(t, tt.content)
-			_, err := Load([]string{"-c", path}, &bytes.Buffer{})
+			_, err := Load([]string{"-c", path}, io.Discard, io.Discard)
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -203,7 +204,7 @@ func TestFileErrors(t *testing.T) {
 			}
 		})
 	}
-	_, err := Load([]string{"-c", filepath.Join(t.TempDir(), "missing.yml")}, &bytes.Buffer{})
+	_, err := Load([]string{"-c", filepath.Join(t.TempDir(), "missing.yml")}, io.Discard, io.Discard)
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: err = %v", err)
 	}
@@ -240,7 +241,7 @@ func TestValidation(t *testing.T) {
 			if tt.file != "" {
 				args = append(args, "-c", writeFile(t, tt.file))
 			}
-			_, err := Load(args, &bytes.Buffer{})
+			_, err := Load(args, io.Discard, io.Discard)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("err = %v, want it to mention %q", err, tt.want)
 			}
@@ -250,7 +251,7 @@ func TestValidation(t *testing.T) {
 
 func TestHelpAndVersion(t *testing.T) {
 	var out bytes.Buffer
-	if _, err := Load([]string{"-h"}, &out); !errors.Is(err, ErrHelp) {
+	if _, err := Load([]string{"-h"}, &out, io.Discard); !errors.Is(err, ErrHelp) {
 		t.Fatalf("-h: err = %v", err)
 	}
 	for _, f := range []string{"--api", "-a,", "--proxy", "--node", "--join", "--cfg", "--dir", "-D,",
@@ -260,7 +261,7 @@ func TestHelpAndVersion(t *testing.T) {
 		}
 	}
 	out.Reset()
-	if _, err := Load([]string{"--version"}, &out); !errors.Is(err, ErrVersion) {
+	if _, err := Load([]string{"--version"}, &out, io.Discard); !errors.Is(err, ErrVersion) {
 		t.Errorf("--version: err = %v", err)
 	}
 	if out.Len() != 0 {

@@ -69,16 +69,17 @@ func Usage(w io.Writer) {
 }
 
 // Load parses args (without the program name), reads the config file named by --cfg and returns
-// the validated configuration. For --help it writes the usage to stderr and returns ErrHelp; for
-// --version it returns ErrVersion. Errors say what to fix.
-func Load(args []string, stderr io.Writer) (Config, error) {
+// the validated configuration. For --help it writes the usage to stdout and returns ErrHelp (a
+// command line it cannot parse gets the usage on stderr); for --version it returns ErrVersion.
+// Errors say what to fix.
+func Load(args []string, stdout, stderr io.Writer) (Config, error) {
 	fs, fv := newFlagSet()
 	if err := fs.Parse(args); err != nil {
 		Usage(stderr)
 		return Config{}, fmt.Errorf("command line: %w", err)
 	}
 	if fv.help {
-		Usage(stderr)
+		Usage(stdout)
 		return Config{}, ErrHelp
 	}
 	if fv.version {
