@@ -35,22 +35,37 @@ func ToJSON(b []byte) ([]byte, error) {
 		}
 		return nil, err
 	}
-	var out bytes.Buffer
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return []byte("null"), nil
 	}
-	if err := write(&out, doc.Content[0], 0); err != nil {
+	c := converter{entries: map[*yaml.Node][]pair{}}
+	if err := c.write(doc.Content[0], 0); err != nil {
 		return nil, err
 	}
-	return out.Bytes(), nil
+	return c.out.Bytes(), nil
 }
 
-var errTooLarge = errors.New("yaml: document expands too much (aliases)")
+// converter holds one conversion: the output, the entries of every mapping already worked out
+// (a merge source is read once however often it is merged), and the work done so far.
+type converter struct {
+	out     bytes.Buffer
+	entries map[*yaml.Node][]pair
+	work    int // merged pairs, bounded like the output: a body cannot cost more than a few MB
+}
 
-// write appends the JSON of n to out.
-func write(out *bytes.Buffer, n *yaml.Node, depth int) error {
-	if out.Len() > maxOutput || depth > 1000 {
+var (
+	errTooLarge = errors.New("yaml: document expands too much (aliases)")
+	errTooDeep  = errors.New("yaml: document nested too deeply")
+)
+
+// write appends the JSON of n to the output.
+func (c *converter) write(n *yaml.Node, depth int) error {
+	out := &c.out
+	if out.Len() > maxOutput {
 		return errTooLarge
+	}
+	if depth > 1000 {
+		return errTooDeep
 	}
 	switch n.Kind {
 	case yaml.DocumentNode:
@@ -58,23 +73,23 @@ func write(out *bytes.Buffer, n *yaml.Node, depth int) error {
 			out.WriteString("null")
 			return nil
 		}
-		return write(out, n.Content[0], depth+1)
+		return c.write(n.Content[0], depth+1)
 	case yaml.AliasNode:
-		return write(out, n.Alias, depth+1)
+		return c.write(n.Alias, depth+1)
 	case yaml.SequenceNode:
 		out.WriteByte('[')
-		for i, c := range n.Content {
+		for i, e := range n.Content {
 			if i > 0 {
 				out.WriteByte(',')
 			}
-			if err := write(out, c, depth+1); err != nil {
+			if err := c.write(e, depth+1); err != nil {
 				return err
 			}
 		}
 		out.WriteByte(']')
 		return nil
 	case yaml.MappingNode:
-		pairs, err := entries(n, 0)
+		pairs, err := c.mapping(n, 0)
 		if err != nil {
 			return err
 		}
@@ -85,7 +100,7 @@ func write(out *bytes.Buffer, n *yaml.Node, depth int) error {
 			}
 			writeString(out, p.key)
 			out.WriteByte(':')
-			if err := write(out, p.value, depth+1); err != nil {
+			if err := c.write(p.value, depth+1); err != nil {
 				return err
 			}
 		}
@@ -102,12 +117,15 @@ type pair struct {
 	value *yaml.Node
 }
 
-// entries lists the keys of mapping n in order; a key written twice keeps its first place and
+// mapping lists the keys of mapping n in order; a key written twice keeps its first place and
 // its last value, as JSON decoders do. A merge key (<<: *alias, or a list of aliases) brings in
 // the keys of the merged mappings that n does not set itself, where it stands.
-func entries(n *yaml.Node, depth int) ([]pair, error) {
+func (c *converter) mapping(n *yaml.Node, depth int) ([]pair, error) {
+	if done, ok := c.entries[n]; ok {
+		return done, nil
+	}
 	if depth > 100 {
-		return nil, errTooLarge
+		return nil, errTooDeep
 	}
 	explicit := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -143,9 +161,12 @@ func entries(n *yaml.Node, depth int) ([]pair, error) {
 			if src.Kind != yaml.MappingNode {
 				return nil, fmt.Errorf("yaml: line %d: a merge needs mappings", v.Line)
 			}
-			inner, err := entries(src, depth+1)
+			inner, err := c.mapping(src, depth+1)
 			if err != nil {
 				return nil, err
+			}
+			if c.work += len(inner); c.work > maxOutput/8 {
+				return nil, errTooLarge
 			}
 			for _, p := range inner {
 				if !explicit[p.key] && !merged[p.key] {
@@ -155,6 +176,7 @@ func entries(n *yaml.Node, depth int) ([]pair, error) {
 			}
 		}
 	}
+	c.entries[n] = out
 	return out, nil
 }
 

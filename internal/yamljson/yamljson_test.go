@@ -1,6 +1,7 @@
 package yamljson
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -61,5 +62,29 @@ func TestBillionLaughs(t *testing.T) {
 	}
 	if _, err := ToJSON([]byte(b.String())); err == nil {
 		t.Error("a body expanding to 10^12 items converted without error")
+	}
+}
+
+// TestMergeBomb: merge keys over merge keys are worked out once per mapping; before, each level
+// multiplied the work by ten and a 1 KB body could keep a core busy for hours.
+func TestMergeBomb(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("a0: &a0 {k: 1}\n")
+	for i := 1; i <= 14; i++ {
+		fmt.Fprintf(&b, "a%d: &a%d {<<: [", i, i)
+		for j := range 10 {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "*a%d", i-1)
+		}
+		b.WriteString("]}\n")
+	}
+	got, err := ToJSON([]byte(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(string(got), `"a14":{"k":1}}`) {
+		t.Errorf("ToJSON = %s", got)
 	}
 }
