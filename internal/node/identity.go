@@ -35,11 +35,16 @@ func checkIdentity(dir string, uid model.UID) error {
 	want := []byte(uid.String() + "\n")
 	got, err := os.ReadFile(path)
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
+	case errors.Is(err, fs.ErrNotExist) || err == nil && len(bytes.TrimSpace(got)) == 0:
+		// Written aside and renamed, so that a crash never leaves a partial identity.
 		if err := os.MkdirAll(dir, 0o750); err != nil {
 			return fmt.Errorf("create the database directory: %w", err)
 		}
-		if err := os.WriteFile(path, want, 0o640); err != nil {
+		tmp := path + ".tmp"
+		if err := os.WriteFile(tmp, want, 0o640); err != nil {
+			return fmt.Errorf("record the node identity: %w", err)
+		}
+		if err := os.Rename(tmp, path); err != nil {
 			return fmt.Errorf("record the node identity: %w", err)
 		}
 		return nil

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -44,18 +45,23 @@ func requestLog(next http.Handler, w io.Writer) http.Handler {
 // lineBatch gathers whole lines and writes them to w together, at most batchDelay after the
 // first one of a batch (or at once past batchSize): one system call per request cost the node a
 // third of its throughput under 20,000 requests/s on this 2-core VM. Close writes what is left.
+// While w is stuck (a full pipe), at most maxQueued bytes wait; later lines are counted, not
+// kept, and the count is written with the next batch.
 type lineBatch struct {
-	w    io.Writer
-	mu   sync.Mutex
-	buf  []byte
-	kick chan struct{}
-	stop chan struct{}
-	done chan struct{}
+	w       io.Writer
+	mu      sync.Mutex
+	buf     []byte
+	dropped int
+	closed  bool
+	kick    chan struct{}
+	stop    chan struct{}
+	done    chan struct{}
 }
 
 const (
 	batchDelay = 20 * time.Millisecond
 	batchSize  = 64 << 10
+	maxQueued  = 4 << 20
 )
 
 func newLineBatch(w io.Writer) *lineBatch {
@@ -67,6 +73,11 @@ func newLineBatch(w io.Writer) *lineBatch {
 // Write queues p, which must be whole lines.
 func (b *lineBatch) Write(p []byte) (int, error) {
 	b.mu.Lock()
+	if b.closed || len(b.buf)+len(p) > maxQueued {
+		b.dropped++
+		b.mu.Unlock()
+		return len(p), nil
+	}
 	first := len(b.buf) == 0
 	b.buf = append(b.buf, p...)
 	full := len(b.buf) >= batchSize
@@ -107,17 +118,26 @@ func (b *lineBatch) run() {
 // flush writes the queued lines, swapping buffers so that writers never wait for the write.
 func (b *lineBatch) flush(spare *[]byte) {
 	b.mu.Lock()
-	out := b.buf
-	b.buf = (*spare)[:0]
+	out, dropped := b.buf, b.dropped
+	b.buf, b.dropped = (*spare)[:0], 0
 	b.mu.Unlock()
+	if dropped > 0 {
+		out = fmt.Appendf(out, "{\"time\":%q,\"dropped_request_lines\":%d}\n", time.Now().UTC().Format(time.RFC3339Nano), dropped)
+	}
 	if len(out) > 0 {
 		_, _ = b.w.Write(out)
+	}
+	if cap(out) > 4*batchSize {
+		out = nil // a burst is over: do not keep its buffer
 	}
 	*spare = out
 }
 
 // Close writes what is queued and stops the batch; later lines are dropped.
 func (b *lineBatch) Close() {
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
 	select {
 	case <-b.stop:
 	default:

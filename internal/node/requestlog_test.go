@@ -241,3 +241,37 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// gatedWriter blocks every Write until open is closed.
+type gatedWriter struct {
+	open chan struct{}
+	syncBuffer
+}
+
+func (g *gatedWriter) Write(p []byte) (int, error) {
+	<-g.open
+	return g.syncBuffer.Write(p)
+}
+
+// TestLineBatchBounded: while the output is stuck, the queue stops at maxQueued; the lines beyond
+// are counted and the count is written once the output moves again.
+func TestLineBatchBounded(t *testing.T) {
+	g := &gatedWriter{open: make(chan struct{})}
+	b := newLineBatch(g)
+	line := []byte(strings.Repeat("x", 1023) + "\n")
+	n := 3 * maxQueued / len(line)
+	for range n {
+		_, _ = b.Write(line)
+	}
+	b.mu.Lock()
+	queued := len(b.buf)
+	b.mu.Unlock()
+	if queued > maxQueued {
+		t.Errorf("%d bytes queued, want at most %d", queued, maxQueued)
+	}
+	close(g.open)
+	b.Close()
+	if out := g.String(); !strings.Contains(out, `"dropped_request_lines":`) {
+		t.Errorf("no dropped count written (%d bytes out)", len(out))
+	}
+}
