@@ -129,6 +129,8 @@ type userRecorder interface {
 }
 
 func writeTooLarge(w http.ResponseWriter) {
+	// The rest of the body is not read: the connection ends with this answer.
+	w.Header().Set("Connection", "close")
 	writeJSON(w, http.StatusRequestEntityTooLarge, message{Message: "Request Entity Too Large"})
 }
 
