@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/aquarium-fish/aquarium-fish/internal/driver"
@@ -142,6 +143,11 @@ func TestMarkersAreIndependent(t *testing.T) {
 	d := newDriver(t, ``)
 	first := mustAllocate(t, d, ``)
 	second := mustAllocate(t, d, ``)
+	if fi, err := os.Stat(filepath.Join(d.Workspace(), second.Identifier)); err != nil {
+		t.Fatal(err)
+	} else if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink != 2 {
+		t.Errorf("second marker has %d links, want 2: one file for both", st.Nlink)
+	}
 	if err := d.Deallocate(ctx, first); err != nil {
 		t.Fatalf("Deallocate first: %v", err)
 	}

@@ -120,11 +120,16 @@ func RemoveUser(tb testing.TB, r Record) {
 		tb.Errorf("clean-up: %q is not a user of the native driver: left alone", r.Identifier)
 		return
 	}
-	uid := r.UID
-	if u, err := user.Lookup(r.Identifier); err == nil && uid == 0 {
+	// The processes to kill are those of the account's uid. The record's uid is used only when
+	// the account is gone already (its processes may live on), and only if no other account
+	// has that uid now: a corrupted record must not name somebody else's processes.
+	var uid uint32
+	if u, err := user.Lookup(r.Identifier); err == nil {
 		if n, err := strconv.ParseUint(u.Uid, 10, 32); err == nil {
 			uid = uint32(n)
 		}
+	} else if _, err := user.LookupId(strconv.FormatUint(uint64(r.UID), 10)); err != nil {
+		uid = r.UID
 	}
 	if uid != 0 {
 		// A process that forks while the list is read escapes one round, not three.
