@@ -124,9 +124,10 @@ func isRefusal(err error) bool {
 		errors.Is(err, state.ErrExists) || errors.Is(err, state.ErrInvalid)
 }
 
-// fail moves an application that this node was allocating to ERROR.
+// fail moves an application that this node was allocating to ERROR, retrying while the cluster
+// cannot commit (left ELECTED, it would wait for the next safety pass to be tried again).
 func (e *Executor) fail(ctx context.Context, app model.UID, description string) {
-	_, err := e.apply(ctx, command.ApplicationState{
+	err := e.record(ctx, command.ApplicationState{
 		State: model.ApplicationState{
 			UID:            model.NewUID(e.cfg.NodeUID),
 			ApplicationUID: app,
