@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 )
@@ -21,5 +22,37 @@ func TestDeallocationRetried(t *testing.T) {
 	}
 	if n.markerExists(t, res.Identifier) {
 		t.Errorf("marker %s left", res.Identifier)
+	}
+}
+
+// TestDeallocateWhileAllocating: a deallocation requested while the driver is still allocating
+// (README decision 7) answers RECALLED, and the resource the driver then returns is torn down at
+// once: the application ends DEALLOCATED and no marker is left.
+func TestDeallocateWhileAllocating(t *testing.T) {
+	t.Parallel()
+	n := startNode(t, nodeOpts{})
+	d := def(1, 1)
+	d.Options = json.RawMessage(`{"allocate_delay":"700ms"}`)
+	l := n.createLabel(t, "slow", 1, d)
+	a := n.createApp(t, n.adminCred(), l.UID, nil)
+	n.waitStatus(t, a.UID, "ELECTED", allocDeadline)
+	if st := n.deallocate(t, n.adminCred(), a.UID); st.Status != "RECALLED" {
+		t.Fatalf("deallocate while allocating: %s, want RECALLED", st.Status)
+	}
+	// RECALLED is final for clients, but the resource the driver returns afterwards is torn
+	// down and recorded (behaviour.md §2.1, recommended): DEALLOCATED.
+	var st appState
+	if !poll(deallocDeadline+time.Second, func() bool {
+		st = n.state(t, a.UID)
+		return st.Status == "DEALLOCATED"
+	}) {
+		t.Fatalf("status %s (%q), want DEALLOCATED once the allocation returned", st.Status, st.Description)
+	}
+	if st.Description != "Driver deallocated the resource" {
+		t.Errorf("DEALLOCATED description %q", st.Description)
+	}
+	n.noResource(t, a.UID)
+	if m := n.markers(t); len(m) != 0 {
+		t.Errorf("markers left: %v", m)
 	}
 }
