@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -24,6 +23,7 @@ import (
 	"github.com/aquarium-fish/aquarium-fish/internal/model"
 	"github.com/aquarium-fish/aquarium-fish/internal/state"
 	"github.com/aquarium-fish/aquarium-fish/internal/store/command"
+	"github.com/aquarium-fish/aquarium-fish/internal/testutil"
 )
 
 // stateStore applies commands to a state database the way the store's FSM does (through the
@@ -68,10 +68,9 @@ type apiNode struct {
 	t       *testing.T
 	store   *stateStore
 	handler http.Handler
-	log     *bytes.Buffer // the node's log (WARN and above)
-	logMu   *sync.Mutex
-	admin   string // admin password
-	user    string // password of "alice"
+	log     *testutil.Buffer // the node's log (WARN and above)
+	admin   string           // admin password
+	user    string           // password of "alice"
 }
 
 func newAPINode(t *testing.T) *apiNode {
@@ -82,14 +81,14 @@ func newAPINode(t *testing.T) *apiNode {
 	}
 	t.Cleanup(func() { db.Close() })
 	st := &stateStore{db: db}
-	n := &apiNode{t: t, store: st, log: &bytes.Buffer{}, logMu: &sync.Mutex{}}
+	n := &apiNode{t: t, store: st, log: &testutil.Buffer{}}
 	mux := http.NewServeMux()
 	api.Register(mux, api.Deps{
 		Store:       st,
 		State:       func() api.Reader { return db },
 		Auth:        auth.NewCache(0),
 		Control:     stopControl{},
-		Log:         logging.New(lockedWriter{n.logMu, n.log}, slog.LevelWarn, false),
+		Log:         logging.New(n.log, slog.LevelWarn, false),
 		NodeUID:     uuid.MustParse("0a0b0c0d-0e0f-4000-8000-000000000001"),
 		NodeName:    "node-1",
 		DriverKnown: func(name string) bool { return name == "test" },
@@ -110,23 +109,6 @@ func newAPINode(t *testing.T) *apiNode {
 		*pass = u.Password
 	}
 	return n
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-func (l lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
-
-func (n *apiNode) logText() string {
-	n.logMu.Lock()
-	defer n.logMu.Unlock()
-	return n.log.String()
 }
 
 // do sends a request; user "" sends no credentials. body: nil, string (raw JSON) or io.Reader
@@ -348,12 +330,12 @@ func TestFilterWarning(t *testing.T) {
 	rec := n.do("GET", "/api/v1/label/?filter=DROP%20label", "alice", nil)
 	expectBody(t, "rejected filter", rec, 200, `[]`)
 	const want = "WARN:\tFish: SECURITY: weird SQL filter received: filter syntax error: unexpected \"DROP\" at offset 0\n"
-	if got := n.logText(); got != want {
+	if got := n.log.String(); got != want {
 		t.Errorf("log = %q, want %q", got, want)
 	}
 	n.do("GET", "/api/v1/label/?filter=name%20%3D%20'top-secret-1'%20'top-secret-2'", "alice", nil)
 	n.do("GET", `/api/v1/label/?filter=name%20IN%20(%22top-secret-3%22%20%22x%22)`, "alice", nil)
-	log := n.logText()
+	log := n.log.String()
 	if strings.Contains(log, "top-secret") {
 		t.Errorf("a quoted literal of a filter was logged:\n%s", log)
 	}

@@ -13,12 +13,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/ulikunitz/xz"
+
+	"github.com/aquarium-fish/aquarium-fish/internal/testutil"
 )
 
 // writeTree creates files (path → content) under dir; a path ending in "/"
@@ -135,27 +136,9 @@ func serve(t *testing.T, body []byte, hook func(w http.ResponseWriter, r *http.R
 	return s
 }
 
-// logBuffer is a concurrency-safe log sink for assertions on log lines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-func newTestCache(t *testing.T, client *http.Client, auth Auth) (*Cache, *logBuffer) {
+func newTestCache(t *testing.T, client *http.Client, auth Auth) (*Cache, *testutil.Buffer) {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &testutil.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c, err := NewCache(filepath.Join(t.TempDir(), "images"), client, auth, log)
 	if err != nil {

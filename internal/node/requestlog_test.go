@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/aquarium-fish/aquarium-fish/internal/testutil"
 )
 
 // lineBuffer collects whole writes; safe for concurrent use.
@@ -196,7 +198,7 @@ func BenchmarkRequestLog(b *testing.B) {
 // TestLineBatch: lines written to a batch reach the writer whole, in order, and all of them by
 // Close.
 func TestLineBatch(t *testing.T) {
-	var out syncBuffer
+	var out testutil.Buffer
 	b := newLineBatch(&out)
 	var want strings.Builder
 	for i := range 2000 {
@@ -212,7 +214,7 @@ func TestLineBatch(t *testing.T) {
 
 // TestLineBatchWritesWithoutClose: a lone line is written soon, not only at Close.
 func TestLineBatchWritesWithoutClose(t *testing.T) {
-	var out syncBuffer
+	var out testutil.Buffer
 	b := newLineBatch(&out)
 	defer b.Close()
 	_, _ = b.Write([]byte("{}\n"))
@@ -225,32 +227,15 @@ func TestLineBatchWritesWithoutClose(t *testing.T) {
 	}
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // gatedWriter blocks every Write until open is closed.
 type gatedWriter struct {
 	open chan struct{}
-	syncBuffer
+	testutil.Buffer
 }
 
 func (g *gatedWriter) Write(p []byte) (int, error) {
 	<-g.open
-	return g.syncBuffer.Write(p)
+	return g.Buffer.Write(p)
 }
 
 // TestLineBatchBounded: while the output is stuck, the queue stops at maxQueued; the lines beyond

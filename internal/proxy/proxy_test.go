@@ -21,6 +21,7 @@ import (
 	"github.com/aquarium-fish/aquarium-fish/internal/model"
 	"github.com/aquarium-fish/aquarium-fish/internal/resolve"
 	"github.com/aquarium-fish/aquarium-fish/internal/resolve/resolvetest"
+	"github.com/aquarium-fish/aquarium-fish/internal/testutil"
 )
 
 // fakeMappings holds service mappings in memory.
@@ -34,24 +35,6 @@ func (f fakeMappings) ServiceMappings(_ context.Context, service string) ([]mode
 		}
 	}
 	return out, nil
-}
-
-// syncBuffer is a log sink safe for the proxy's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // echoServer accepts connections on loopback and echoes them; ended receives one value per
@@ -91,7 +74,7 @@ func echoServer(t *testing.T) (port int, ended <-chan struct{}) {
 type testProxy struct {
 	p    *Proxy
 	addr netip.AddrPort
-	logs *syncBuffer
+	logs *testutil.Buffer
 }
 
 // startProxy runs a proxy on loopback for a caller at 127.0.0.1 that is the resource of app
@@ -102,7 +85,7 @@ func startProxy(t *testing.T, app model.UID, maps fakeMappings) *testProxy {
 	if app != model.NilUID {
 		lookup = resolvetest.NewLookup(model.Resource{UID: uuid.New(), ApplicationUID: app, IPAddr: "127.0.0.1"})
 	}
-	logs := &syncBuffer{}
+	logs := &testutil.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	p := New(Config{Address: "127.0.0.1:0", Location: "here"}, resolve.NewResolver(lookup, nil, log), maps, log)
 	addr, err := p.Start(context.Background())

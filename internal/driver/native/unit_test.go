@@ -1,11 +1,9 @@
 package native
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"io/fs"
 	"log/slog"
 	"net/netip"
@@ -14,13 +12,13 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/aquarium-fish/aquarium-fish/internal/model"
+	"github.com/aquarium-fish/aquarium-fish/internal/testutil"
 )
 
 func TestMetadataEnv(t *testing.T) {
@@ -182,9 +180,8 @@ func TestFollow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
-	var logged bytes.Buffer
-	log := slog.New(slog.NewTextHandler(lockedWriter{&mu, &logged}, nil))
+	var logged testutil.Buffer
+	log := slog.New(slog.NewTextHandler(&logged, nil))
 	e := &entry{log: path, done: make(chan struct{}), stop: make(chan struct{})}
 	stopped := make(chan struct{})
 	go func() { e.follow(r, log); close(stopped) }()
@@ -194,8 +191,6 @@ func TestFollow(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	err = poll(ctx, func() (bool, error) {
-		mu.Lock()
-		defer mu.Unlock()
 		return strings.Count(logged.String(), "entry output") == 4, nil
 	})
 	close(e.stop)
@@ -207,15 +202,4 @@ func TestFollow(t *testing.T) {
 	if got := tailFile(path, 5); got != "xxxxx" && got != "xxxx" {
 		t.Errorf("tailFile = %q", got)
 	}
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-func (l lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
