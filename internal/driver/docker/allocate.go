@@ -14,6 +14,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/versions"
 	"github.com/docker/docker/api/types/volume"
 
 	"github.com/aquarium-fish/aquarium-fish/internal/driver"
@@ -109,7 +110,17 @@ func (d *Driver) create(ctx context.Context, req driver.AllocateRequest, p plan,
 			MemorySwap: mem,
 		},
 	}
-	created, err := d.cli.ContainerCreate(ctx, cfg, host, nil, nil, id)
+	// The MAC is the container's own (drivers.md §3.3): per network since API 1.44, container-wide
+	// before.
+	mac := macOf(req.ApplicationUID).String()
+	var netCfg *network.NetworkingConfig
+	if versions.LessThan(d.cli.ClientVersion(), "1.44") {
+		//lint:ignore SA1019 the container-wide field is the only way below API 1.44
+		cfg.MacAddress = mac
+	} else {
+		netCfg = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{id: {MacAddress: mac}}}
+	}
+	created, err := d.cli.ContainerCreate(ctx, cfg, host, netCfg, nil, id)
 	if err != nil {
 		return driver.Allocation{}, fmt.Errorf("docker: create container %s from %s: %w", id, ref, err)
 	}

@@ -21,8 +21,10 @@
 //
 // # Sandbox
 //
-// Every resource gets its own bridge network named like the container (fish-<12 hex>), with the
-// host interface fb-<12 hex>. By default (resources.network "" or "hostonly") the network is
+// A container is named fish-<its MAC address without colons> (drivers.md §3.3); the MAC is the
+// random tail of the application UID, locally administered, so a retried allocation of the same
+// application finds what an interrupted one left. Every resource gets its own bridge network
+// named like the container, with the host interface fb-<12 hex>. By default (resources.network "" or "hostonly") the network is
 // internal: the container reaches no other container, no other network and not the outside
 // world. The engine still lets it reach the host itself (the gateway, and through it every
 // address of the host) on every port where a host process listens on a wildcard address, so the

@@ -80,6 +80,9 @@ func TestSandbox(t *testing.T) {
 	if ep == nil || ep.IPAddress != a.IPAddr || ep.MacAddress != a.HwAddr || a.IPAddr == "" || a.HwAddr == "" {
 		t.Fatalf("allocation %+v does not match the container's endpoint %+v", a, ep)
 	}
+	if a.HwAddr != macOf(reqs[0].ApplicationUID).String() || a.Identifier != "fish-"+strings.ReplaceAll(a.HwAddr, ":", "") {
+		t.Errorf("identifier %s, MAC %s: want the container named fish-<its MAC without colons>", a.Identifier, a.HwAddr)
+	}
 	gw := netip.MustParseAddr(ep.Gateway)
 
 	// Metadata and the node's endpoints are in the environment, not in any log.

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -186,9 +188,17 @@ func (d *Driver) Status(ctx context.Context, res model.Resource) (driver.Resourc
 	}
 }
 
-// identifier names the container of an application: the random tail of its UID (the first
-// bytes of every UID are the node's).
-func identifier(app model.UID) string { return "fish-" + hex.EncodeToString(app[10:]) }
+// identifier names the container of an application: "fish-" and its MAC address without colons
+// (drivers.md §3.3), so the same application always gets the same name.
+func identifier(app model.UID) string { return "fish-" + hex.EncodeToString(macOf(app)) }
+
+// macOf is the MAC address of the container of an application: the random tail of its UID (the
+// first bytes of every UID are the node's), locally administered and unicast.
+func macOf(app model.UID) net.HardwareAddr {
+	mac := net.HardwareAddr(slices.Clone(app[10:16]))
+	mac[0] = mac[0]&^0x01 | 0x02
+	return mac
+}
 
 // bridgeName is the host interface of a resource's network (at most 15 characters).
 func bridgeName(id string) string { return "fb-" + strings.TrimPrefix(id, "fish-") }

@@ -94,7 +94,12 @@ func TestImageRef(t *testing.T) {
 
 func TestIdentifier(t *testing.T) {
 	app := uuid.MustParse("6fe5131f-5b32-4a6f-9de4-2b4157f98c93")
-	if got, want := identifier(app), "fish-2b4157f98c93"; got != want {
+	// The MAC: the UID's tail, unicast (bit 0 of the first byte off) and locally administered
+	// (bit 1 on); the name is the MAC without colons (drivers.md §3.3).
+	if got, want := macOf(app).String(), "2a:41:57:f9:8c:93"; got != want {
+		t.Errorf("macOf = %q, want %q", got, want)
+	}
+	if got, want := identifier(app), "fish-2a4157f98c93"; got != want {
 		t.Errorf("identifier = %q, want %q", got, want)
 	}
 	if got, want := bridgeName("fish-2b4157f98c93"), "fb-2b4157f98c93"; got != want || len(got) > 15 {
