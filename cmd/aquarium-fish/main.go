@@ -5,12 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/debug"
 	"syscall"
 
 	"github.com/aquarium-fish/aquarium-fish/internal/config"
+	"github.com/aquarium-fish/aquarium-fish/internal/logging"
 	"github.com/aquarium-fish/aquarium-fish/internal/node"
 
 	// The built-in drivers register themselves.
@@ -55,6 +57,10 @@ func run() int {
 	case errors.Is(err, config.ErrVersion):
 		fmt.Printf("aquarium-fish %s (%s)\n", version, buildTime)
 		return 0
+	case errors.As(err, new(*config.FileError)):
+		// A log line, as the start-up of cli-config.md §2 says: the file could not be used.
+		logging.New(os.Stdout, slog.LevelInfo, true).Error(err.Error())
+		return 1
 	case err != nil:
 		fmt.Fprintf(os.Stderr, "aquarium-fish: %v\n", err)
 		return 1

@@ -199,7 +199,7 @@ func TestFileErrors(t *testing.T) {
 			if err == nil {
 				t.Fatal("no error")
 			}
-			if !strings.HasPrefix(err.Error(), "unable to apply config file: "+path+": ") || !strings.Contains(err.Error(), tt.want) {
+			if !strings.HasPrefix(err.Error(), "Fish: Unable to apply config file: "+path+" ") || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("err = %q, want it to name %q", err, tt.want)
 			}
 		})

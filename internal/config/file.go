@@ -101,7 +101,7 @@ func (fc fileConfig) apply(c *Config) error {
 	if fc.DefaultResourceLifetime != "" {
 		d, err := time.ParseDuration(fc.DefaultResourceLifetime)
 		if err != nil {
-			return fmt.Errorf("default_resource_lifetime: %w", err)
+			return lifetimeError{err}
 		}
 		c.DefaultResourceLifetime = d // zero or negative: no expiry
 	}
@@ -113,6 +113,15 @@ func (fc fileConfig) apply(c *Config) error {
 	}
 	return nil
 }
+
+// lifetimeError is an unparsable default_resource_lifetime, worded as cli-config.md §2 says.
+type lifetimeError struct{ err error }
+
+func (e lifetimeError) Error() string {
+	return "Fish: Default Resource Lifetime parse error: default_resource_lifetime: " + e.err.Error()
+}
+
+func (e lifetimeError) Unwrap() error { return e.err }
 
 func setString(dst *string, v string) {
 	if v != "" {

@@ -62,6 +62,17 @@ func boolSetter(dst *bool) func(string) error {
 	}
 }
 
+// FileError is a config file that cannot be read or used. Its text is the start-up line of
+// cli-config.md §2: "Fish: Unable to apply config file: <path> <err>".
+type FileError struct {
+	Path string
+	Err  error
+}
+
+func (e *FileError) Error() string { return "Fish: Unable to apply config file: " + e.Path + " " + e.Err.Error() }
+
+func (e *FileError) Unwrap() error { return e.Err }
+
 // Usage writes the command line help.
 func Usage(w io.Writer) {
 	fs, _ := newFlagSet()
@@ -96,7 +107,7 @@ func Load(args []string, stdout, stderr io.Writer) (Config, error) {
 			err = fc.apply(&c)
 		}
 		if err != nil {
-			return Config{}, fmt.Errorf("unable to apply config file: %s: %w", fv.cfg, err)
+			return Config{}, &FileError{Path: fv.cfg, Err: err}
 		}
 		c.ConfigFile = fv.cfg
 	}

@@ -54,6 +54,14 @@ func (d *drivers) peers() []driver.PeerIdentifier {
 	return out
 }
 
+// unknownDriverError is a configured driver name of no known type; its text is the start-up
+// line of cli-config.md §2.
+type unknownDriverError struct{ name string }
+
+func (e unknownDriverError) Error() string {
+	return fmt.Sprintf("Fish: Unable to set drivers: unknown driver %q (this program has: %v)", e.name, driver.Types())
+}
+
 // enableDrivers prepares the configured drivers (every registered type when none is
 // configured). An unknown name fails start-up; a driver that fails to prepare is disabled.
 func enableDrivers(ctx context.Context, log *slog.Logger, env driver.Env, cfgs []config.DriverConfig) (*drivers, error) {
@@ -64,7 +72,7 @@ func enableDrivers(ctx context.Context, log *slog.Logger, env driver.Env, cfgs [
 	}
 	for _, c := range cfgs {
 		if !driver.Known(c.Name) {
-			return nil, fmt.Errorf("unable to set drivers: unknown driver %q (this program has: %v)", c.Name, driver.Types())
+			return nil, unknownDriverError{c.Name}
 		}
 	}
 	d := &drivers{m: map[string]driver.Driver{}}
