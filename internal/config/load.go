@@ -69,7 +69,9 @@ type FileError struct {
 	Err  error
 }
 
-func (e *FileError) Error() string { return "Fish: Unable to apply config file: " + e.Path + " " + e.Err.Error() }
+func (e *FileError) Error() string {
+	return "Fish: Unable to apply config file: " + e.Path + " " + e.Err.Error()
+}
 
 func (e *FileError) Unwrap() error { return e.Err }
 
