@@ -8,6 +8,7 @@
 package logging
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -85,12 +86,14 @@ func (h *Handler) Handle(_ context.Context, r slog.Record) error {
 	}
 	buf = append(buf, levelName(r.Level)...)
 	buf = append(buf, ":\t"...)
+	start := len(buf)
 	buf = append(buf, r.Message...)
 	buf = append(buf, h.attrs...)
 	r.Attrs(func(a slog.Attr) bool {
 		buf = appendAttr(buf, h.prefix, a)
 		return true
 	})
+	buf = oneLine(buf, start)
 	buf = append(buf, '\n')
 
 	h.out.mu.Lock()
@@ -128,6 +131,29 @@ func (h *Handler) WithGroup(name string) slog.Handler {
 }
 
 // levelName maps a level to one of the four names; levels between them round down.
+// maxLine bounds a log line: the clients' harness reads lines of at most 64 KiB and stops
+// reading after a longer one (cli-config.md §4).
+const maxLine = 16 << 10
+
+// oneLine keeps the record from buf[start:] on one bounded line: a newline in a message (an
+// error that quotes output) becomes the two characters \n, and the end of a line over maxLine
+// is cut.
+func oneLine(buf []byte, start int) []byte {
+	if bytes.IndexByte(buf[start:], '\n') >= 0 {
+		text := bytes.ReplaceAll(buf[start:], []byte("\n"), []byte(`\n`))
+		buf = append(buf[:start], text...)
+	}
+	const cut = " …(cut)"
+	if len(buf) > maxLine {
+		end := maxLine - len(cut)
+		for end > start && !utf8.RuneStart(buf[end]) {
+			end--
+		}
+		buf = append(buf[:end], cut...)
+	}
+	return buf
+}
+
 func levelName(l slog.Level) string {
 	switch {
 	case l < slog.LevelInfo:

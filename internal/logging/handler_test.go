@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 var at = time.Date(2026, 3, 4, 5, 6, 7, 123456789, time.Local)
@@ -167,4 +168,21 @@ func ExampleNew() {
 	log.With("component", "api").Info("API listening on: 127.0.0.1:8001")
 	fmt.Print(buf.String())
 	// Output: INFO:	API listening on: 127.0.0.1:8001 component=api
+}
+
+// TestOneBoundedLine: a record stays on one line (newlines in the message are escaped) and a
+// huge one is cut well below the 64 KiB line limit of the clients' harness.
+func TestOneBoundedLine(t *testing.T) {
+	var out bytes.Buffer
+	log := New(&out, slog.LevelInfo, false)
+	log.Info("join failed:\nfirst\nsecond", "err", "x")
+	if got, want := out.String(), "INFO:\tjoin failed:\\nfirst\\nsecond err=x\n"; got != want {
+		t.Errorf("line %q, want %q", got, want)
+	}
+	out.Reset()
+	log.Warn("big", "body", strings.Repeat("é", 100_000))
+	line := out.String()
+	if strings.Count(line, "\n") != 1 || len(line) > maxLine+1 || !strings.HasSuffix(line, "…(cut)\n") || !utf8.ValidString(line) {
+		t.Errorf("a huge record gave %d bytes, %d lines, valid UTF-8 %v", len(line), strings.Count(line, "\n"), utf8.ValidString(line))
+	}
 }
