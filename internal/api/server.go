@@ -98,11 +98,14 @@ func (s *server) wrap(h handlerFunc) http.Handler {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-		if r.ContentLength < 0 {
-			// A body of unknown length (chunked) is read here, so that one over the limit is a
-			// 413 on every route, as when its Content-Length says so, whether or not the
-			// handler reads it. It is at most maxBody bytes.
+		if r.ContentLength != 0 {
+			// The body (at most maxBody bytes) is read here, within bodyTimeout: a body of
+			// unknown length (chunked) over the limit is a 413 on every route, as when its
+			// Content-Length says so, and a client that sends it slowly does not hold a handler.
+			rc := http.NewResponseController(w)
+			_ = rc.SetReadDeadline(time.Now().Add(bodyTimeout))
 			b, err := io.ReadAll(r.Body)
+			_ = rc.SetReadDeadline(time.Time{})
 			if err != nil {
 				s.writeError(w, r, bodyError("message", err))
 				return
@@ -127,6 +130,9 @@ func (s *server) wrap(h handlerFunc) http.Handler {
 type userRecorder interface {
 	SetUser(name string)
 }
+
+// bodyTimeout bounds the reading of a request body.
+const bodyTimeout = 30 * time.Second
 
 func writeTooLarge(w http.ResponseWriter) {
 	// The rest of the body is not read: the connection ends with this answer.

@@ -134,7 +134,6 @@ func newServer(h http.Handler, mat *tlsutil.Material, stream *store.StreamLayer,
 		Handler:           h,
 		TLSConfig:         cfg,
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second, // bodies are at most 64 KB: a slow one must not hold a handler
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          log.New(serverLog{log: logger.With("component", "http"), peers: hs}, "", 0),
 		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){
