@@ -214,29 +214,9 @@ func secretName(name string) bool {
 			name = u
 		}
 	}
+	name = strings.ToLower(name)
 	for _, w := range secretWords {
-		if containsFold(name, w) {
-			return true
-		}
-	}
-	return false
-}
-
-// containsFold reports whether s contains the lower-case ASCII word, ignoring ASCII case.
-func containsFold(s, word string) bool {
-	for i := 0; i+len(word) <= len(s); i++ {
-		j := 0
-		for j < len(word) {
-			c := s[i+j]
-			if 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			if c != word[j] {
-				break
-			}
-			j++
-		}
-		if j == len(word) {
+		if strings.Contains(name, w) {
 			return true
 		}
 	}

@@ -82,7 +82,7 @@ func (db *DB) Waiting(ctx context.Context, node model.UID) ([]Work, error) {
 func (db *DB) NodeWork(ctx context.Context, node model.UID) ([]Work, error) {
 	// Two indexed halves, so the cost follows the live work, not the history.
 	rows, err := db.query(ctx, `SELECT `+workCols+` FROM application a
-		WHERE a.node_uid = ? AND a.status IN ('ELECTED','ALLOCATED','DEALLOCATE')
+		WHERE a.node_uid = ? AND a.status IN `+liveStatuses+`
 		UNION
 		SELECT `+workCols+` FROM resource r JOIN application a ON a.uid = r.application_uid
 		WHERE r.node_uid = ?
